@@ -1,0 +1,3 @@
+from aego.cli import main
+
+raise SystemExit(main())
