@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from aego.commands import arguments as a
 
 HELP = "render a dataset: toy-additive, toy-fm or instruments (FluidSynth + a GM soundfont)"
+DESCRIPTION = (
+    "Render a dataset folder: audio files (FLAC, 16 bit, 22050 Hz, mono) plus metadata.csv with each sound's "
+    "generating parameters. toy-additive: 3500 additive tones; toy-fm: 21250 FM tones; instruments: 12 orchestral "
+    "instruments over their ranges at pp, p, mf, ff, rendered by FluidSynth. With --limit K, K sounds with "
+    "parameters drawn at random (off the grid). Run the same command again to continue an interrupted rendering."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +26,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aego.commands._pending import pending
+    from aego.datasets import write_dataset
+    from aego.errors import UsageError
 
-    return pending("dataset")
+    if args.soundfont and args.name != "instruments":
+        raise UsageError(f"--soundfont is for the instruments dataset only, not {args.name}: leave it out")
+    try:
+        summary = write_dataset(args.name, args.out, seed=args.seed, limit=args.limit, soundfont=args.soundfont,
+                                progress=True)
+    except KeyboardInterrupt:
+        print(f"aego dataset: interrupted; run the same command again to continue writing {args.out}",
+              file=sys.stderr)
+        return 130
+    done = f"{summary.rendered} rendered" + (f", {summary.kept} kept from before" if summary.kept else "")
+    print(f"{summary.out}: {summary.total} sounds ({done}) in {summary.seconds:.1f} s; parameters in "
+          f"{summary.out / 'metadata.csv'}")
+    if summary.clipped:
+        print(f"warning: {summary.clipped} sounds reached full scale and were clipped", file=sys.stderr)
+    return 0
