@@ -1,0 +1,103 @@
+"""Raw sensor streams to a JSONL file in the session folder, and their replay through the same pipeline.
+
+File format (``sensors.jsonl``), one JSON object a line::
+
+    {"aego_sensors": 1, "started": "2026-05-01T20:00:00"}                       header
+    {"t": 0.0051, "osc": "/riot/v3/1/absoluteorientation/quaternion", "args": [0, 0, 0, 1, 512], "from": "..."}
+    {"t": 0.0102, "serial": "ttyUSB0", "line": "q,left,17,5120,1,0,0,0"}
+
+``t`` is seconds since the recording began. Only messages that decoded to sensor data are written
+(controls go to the session's ``events.jsonl``). Writes are flushed at least once a second, so a crash
+loses at most the last second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from aego.errors import UsageError
+
+FILE_NAME = "sensors.jsonl"
+
+
+class SensorRecorder:
+    """Appends raw sensor messages to ``path``. Call from one thread (the input loop)."""
+
+    def __init__(self, path: str | Path, flush_s: float = 1.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a", encoding="utf-8")
+        self._t0 = time.monotonic()
+        self._flush_s = flush_s
+        self._last_flush = self._t0
+        self.written = 0
+        self._file.write(json.dumps({"aego_sensors": 1, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+        self._file.flush()
+
+    def osc(self, t: float, address: str, args: list[Any], sender: str) -> None:
+        clean = [a if not isinstance(a, float) or math.isfinite(a) else None for a in args
+                 if isinstance(a, int | float | str)]
+        self._write({"t": round(t - self._t0, 6), "osc": address, "args": clean, "from": sender}, t)
+
+    def serial(self, t: float, port: str, line: bytes) -> None:
+        self._write({"t": round(t - self._t0, 6), "serial": port, "line": line.decode("ascii", "replace")}, t)
+
+    def _write(self, obj: dict, t: float) -> None:
+        self._file.write(json.dumps(obj) + "\n")
+        self.written += 1
+        if t - self._last_flush >= self._flush_s:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last_flush = time.monotonic()
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+def check_replay_file(path: str | Path) -> Path:
+    """The path of a readable sensor recording; UsageError saying what is wrong otherwise."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / FILE_NAME
+    try:
+        with p.open(encoding="utf-8") as f:
+            header = json.loads(f.readline() or "null")
+    except FileNotFoundError:
+        raise UsageError(f"--replay-sensors: '{path}' does not exist; give a sensors.jsonl from a session folder") \
+            from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--replay-sensors: '{path}' is not a sensor recording ({exc.__class__.__name__}); "
+                         "give a sensors.jsonl written by a run") from None
+    if not isinstance(header, dict) or header.get("aego_sensors") != 1:
+        raise UsageError(f"--replay-sensors: '{path}' is not a sensor recording (no header line); "
+                         "give a sensors.jsonl written by a run")
+    return p
+
+
+def read_recording(path: str | Path) -> Iterator[tuple[float, str, Any]]:
+    """``(t, "osc", (address, args, sender))`` or ``(t, "serial", (port, line bytes))`` per valid line;
+    ``(0, "bad", reason)`` for a line that cannot be used (counted by the caller, never fatal)."""
+    with Path(path).open(encoding="utf-8", errors="replace") as f:
+        f.readline()
+        for line in f:
+            try:
+                obj = json.loads(line)
+                t = float(obj["t"])
+                if not math.isfinite(t):
+                    raise ValueError("t")
+                if "osc" in obj:
+                    yield t, "osc", (str(obj["osc"]), list(obj.get("args", [])), str(obj.get("from", "replay")))
+                elif "serial" in obj:
+                    yield t, "serial", (str(obj["serial"]), str(obj["line"]).encode("ascii", "replace"))
+                else:
+                    raise ValueError("kind")
+            except (ValueError, KeyError, TypeError, AttributeError):
+                yield 0.0, "bad", "unreadable line in the sensor recording"
