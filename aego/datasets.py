@@ -127,7 +127,7 @@ def _additive_plan(seed: int, limit: int | None) -> list[Row]:
         phases = np.random.default_rng([seed, i, 1]).uniform(0, 2 * np.pi, L)
         rows.append({
             "file": f"additive_{i:05d}{AUDIO_EXTENSION}", "dataset": "toy-additive", "seed": str(seed),
-            "f0": f"{f0:.4f}", "partials": str(L), "decay": f"{d:.4f}",
+            "f0": f"{f0:.6f}", "partials": str(L), "decay": f"{d:.6f}",
             "phases": " ".join(f"{p:.5f}" for p in phases),
         })
     return rows
@@ -148,7 +148,7 @@ def _fm_plan(seed: int, limit: int | None) -> list[Row]:
                           float(rng.uniform(a_lo, a_hi))))
     return [
         {"file": f"fm_{i:05d}{AUDIO_EXTENSION}", "dataset": "toy-fm", "seed": str(seed),
-         "f0": f"{f0:.4f}", "ratio": f"{m:.5f}", "index": f"{a:.4f}"}
+         "f0": f"{f0:.6f}", "ratio": f"{m:.6f}", "index": f"{a:.6f}"}
         for i, (f0, m, a) in enumerate(draws)
     ]
 
