@@ -167,6 +167,8 @@ def read_audio(path: str | os.PathLike, sample_rate: int) -> tuple[np.ndarray | 
     import soundfile as sf
 
     try:
+        if os.path.getsize(path) == 0:
+            return None, "empty (0 bytes)"
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError... for bad files
         return None, f"unreadable ({_one_line(exc)})"
