@@ -1,0 +1,393 @@
+"""The synthesis path: latent target → glide → decode → magnitudes at the device rate → phase → overlap-add.
+
+One :class:`Synth` turns a stream of control changes (latent targets, space changes, gain, mute, fades)
+into audio, one synthesis hop at a time. The live engine calls :meth:`Synth.next_hop` from its synthesis
+thread; offline rendering (:mod:`aego.render`) calls exactly the same code, so a rendered timeline sounds
+like the live run that produced it.
+
+Per hop (``hop = n_fft / redundancy`` samples at the device rate):
+
+1. every voice glides its latent position towards its target (one-pole, time constant ``glide_s``);
+2. decodes it to linear magnitudes in the space's transform (the space's NumPy frame decoder);
+3. moves them onto the synthesis transform's bins (:class:`MagnitudeMap`);
+4. gets a phase by RTPGHI (:mod:`aego.pghi`), optionally with one frame of look-ahead;
+5. inverse FFT and overlap-add with the dual window (:class:`aego.istft.OverlapAdd`).
+
+Voices are mixed with equal-power crossfades (a space change starts a new voice and fades the old
+ones out); then gain (ramped), mute and fades apply, and the result is clipped to ±1.
+
+Bad control values never stop the sound: a NaN/inf target is refused, a target far outside the space's
+trained range is clamped, a decoder error gives a silent frame; each is reported once per burst through
+the ``report`` callback as an event dict.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from aego.istft import OverlapAdd, synthesis_transform
+from aego.pghi import RTPGHI
+from aego.transform import Transform
+
+
+@dataclass
+class SynthConfig:
+    """How the engine synthesises.
+
+    Attributes:
+        sample_rate: output rate, Hz (the device's).
+        redundancy: ``n_fft / hop`` of the synthesis (16: hop ≈ 5.9 ms at 48 kHz).
+        lookahead: RTPGHI with one frame of look-ahead (one hop later, better phase).
+        glide_s: time constant of the glide towards a new latent target, seconds.
+        ramp_s: time of gain and mute ramps, seconds (so they never click).
+        gain: initial output gain (linear).
+        clamp_margin: targets are clamped to the trained range widened by this many range widths.
+        tol: RTPGHI's relative magnitude tolerance.
+    """
+
+    sample_rate: int = 48000
+    redundancy: int = 16
+    lookahead: bool = True
+    glide_s: float = 0.03
+    ramp_s: float = 0.02
+    gain: float = 0.8
+    clamp_margin: float = 1.0
+    tol: float = 1e-5
+
+
+@njit(cache=True, nogil=True)
+def _map_bins(src: np.ndarray, index: np.ndarray, frac: np.ndarray, gain: float, out: np.ndarray) -> None:
+    last = src.shape[0] - 1
+    for j in range(out.shape[0]):
+        i = index[j]
+        if i < 0:
+            out[j] = 0.0
+        elif i >= last:
+            out[j] = src[last] * gain if frac[j] == 0.0 else 0.0
+        else:
+            out[j] = (src[i] * (1.0 - frac[j]) + src[i + 1] * frac[j]) * gain
+
+
+class MagnitudeMap:
+    """Linear interpolation of magnitudes from one transform's bins onto another's (precomputed).
+
+    Same result as :func:`aego.transform.map_magnitudes`, without allocating per frame.
+    """
+
+    def __init__(self, source: Transform, target: Transform) -> None:
+        f_src = source.frequencies()
+        f_dst = target.frequencies()
+        step = f_src[1] - f_src[0]
+        pos = f_dst / step
+        index = np.floor(pos).astype(np.int64)
+        frac = pos - index
+        index[f_dst > f_src[-1] + 1e-9] = -1  # above the source's Nyquist: silent
+        self.index = index
+        self.frac = frac
+        self.gain = float(target.window().sum() / source.window().sum())
+        self.out = np.zeros(target.bins)
+        self.identity = source == target
+
+    def __call__(self, mags: np.ndarray) -> np.ndarray:
+        """Args: mags ``(source.bins,)``. Returns ``(target.bins,)`` float64 (reused buffer)."""
+        _map_bins(np.asarray(mags, dtype=np.float64), self.index, self.frac, self.gain, self.out)
+        return self.out
+
+
+class Voice:
+    """One space being played: its decoder, glide, phase and overlap-add state.
+
+    Args:
+        space: a :class:`aego.space.SoundSpace`.
+        synthesis: the synthesis transform (device rate, synthesis hop).
+        config: the synth configuration.
+        start: initial latent position ``(d,)`` (default: the median of the encoded training points).
+    """
+
+    def __init__(self, space: Any, synthesis: Transform, config: SynthConfig, start: np.ndarray | None = None):
+        self.space = space
+        self.decode = space.frame_decoder()
+        self.map = MagnitudeMap(space.transform, synthesis)
+        self.pghi = RTPGHI(synthesis, lookahead=config.lookahead, tol=config.tol)
+        self.ola = OverlapAdd(synthesis)
+        d = space.latent_dim
+        bounds = np.asarray(space.latent_bounds, dtype=np.float64).reshape(d, 2)
+        width = np.maximum(bounds[:, 1] - bounds[:, 0], 1e-6)
+        self.low = bounds[:, 0] - config.clamp_margin * width
+        self.high = bounds[:, 1] + config.clamp_margin * width
+        if start is None:
+            start = np.median(np.asarray(space.points, dtype=np.float64), axis=0)
+        self.z = np.asarray(start, dtype=np.float64).reshape(d).copy()
+        self.target = self.z.copy()
+        self.alpha = 1.0 - math.exp(-synthesis.hop / (synthesis.sample_rate * max(config.glide_s, 1e-4)))
+        self.keep_inverted = False  # offline rendering records the magnitudes it inverts
+        self.level = 0.0  # crossfade position in [0, 1]; amplitude is sin(level·π/2)
+        self.level_target = 1.0
+        self.level_step = 1.0  # per hop
+        self.mags = np.zeros(space.transform.bins, dtype=np.float32)  # last decoded frame (space bins)
+        self.silent = np.zeros(synthesis.bins)
+        self.decode_errors = 0
+        self.reported_errors = 0
+        self.last_error = ""
+        self.inverted: np.ndarray = self.silent  # magnitudes of the frame inverted by the last step
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.space.latent_dim)
+
+    def step(self) -> np.ndarray:
+        """Glide, decode, phase, overlap-add. Returns ``(hop,)`` float64 (reused buffer)."""
+        self.z += self.alpha * (self.target - self.z)
+        try:
+            mags = self.decode(self.z.astype(np.float32))
+            if mags.shape != self.mags.shape or not np.isfinite(mags).all():
+                raise ValueError("the decoder gave a frame of the wrong shape or with NaN/inf")
+            self.mags[:] = mags
+            device_mags = self.map(mags)
+        except Exception as exc:  # a broken model must not stop the sound: one silent frame, counted
+            self.decode_errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.mags[:] = 0.0
+            device_mags = self.silent
+        spectrum = self.pghi.push(device_mags)
+        if spectrum is None:  # look-ahead filling: the first hop of a voice is silent
+            spectrum = self.silent.astype(np.complex128)
+        if self.keep_inverted:
+            self.inverted = np.abs(spectrum)
+        return self.ola.push(spectrum)
+
+
+@dataclass
+class _Ramp:
+    """A value moving linearly to a target at a fixed rate per sample."""
+
+    value: float
+    target: float
+    step: float = 1.0
+
+    def set(self, target: float, seconds: float, sample_rate: int) -> None:
+        self.target = float(target)
+        n = max(1.0, seconds * sample_rate)
+        self.step = max(abs(self.target - self.value) / n, 1e-12)
+
+    def fill(self, out: np.ndarray) -> None:
+        """Write the next ``len(out)`` values into ``out`` and advance."""
+        n = len(out)
+        if self.value == self.target:
+            out[:] = self.value
+            return
+        direction = 1.0 if self.target > self.value else -1.0
+        ramp = self.value + direction * self.step * np.arange(1, n + 1)
+        if direction > 0:
+            np.minimum(ramp, self.target, out=out)
+        else:
+            np.maximum(ramp, self.target, out=out)
+        self.value = float(out[-1])
+
+
+@dataclass
+class SynthStats:
+    """Counters of the synthesis path (plain numbers, for the engine's stats)."""
+
+    hops: int = 0
+    refused: int = 0
+    clamped: int = 0
+    decode_errors: int = 0
+    clipped: int = 0
+    crossfades: int = 0
+    frame_s: list[float] = field(default_factory=list)
+
+
+class Synth:
+    """The synthesis path for one output stream.
+
+    Args:
+        space: the initial :class:`aego.space.SoundSpace`.
+        config: sample rate, redundancy, look-ahead, glide, ramps, gain.
+        report: called with an event dict (``{"type": "error"|"info", "what": ..., ...}``) on bad input;
+            never called more than once per kind per second.
+        display: the transform of the spectrum frames given to the visuals (default: the space's).
+    """
+
+    MAX_VOICES = 3
+
+    def __init__(self, space: Any, config: SynthConfig | None = None,
+                 report: Callable[[dict[str, Any]], None] | None = None,
+                 display: Transform | None = None) -> None:
+        self.config = config or SynthConfig()
+        self.transform = synthesis_transform(space.transform, self.config.sample_rate, self.config.redundancy)
+        self.hop = self.transform.hop
+        self.sample_rate = self.config.sample_rate
+        self.report = report or (lambda event: None)
+        self.display = display or space.transform
+        self.voices: list[Voice] = [Voice(space, self.transform, self.config)]
+        self.voices[0].level = 1.0
+        self.gain = _Ramp(self.config.gain, self.config.gain)
+        self.mute = _Ramp(1.0, 1.0)
+        self.fade = _Ramp(1.0, 1.0)
+        self.stats = SynthStats()
+        self.record = False  # offline rendering: voices keep the magnitudes they invert
+        self._mix = np.zeros(self.hop)
+        self._env = np.zeros(self.hop)
+        self._tmp = np.zeros(self.hop)
+        self._out = np.zeros(self.hop, dtype=np.float32)
+        self.spectrum = np.zeros(self.display.bins, dtype=np.float32)
+        self._display_maps: dict[Transform, MagnitudeMap] = {}
+        self._last_report: dict[str, float] = {}
+
+    # -- controls (applied between hops) ------------------------------------------------------------
+
+    @property
+    def space(self) -> Any:
+        """The space heard last (the newest voice)."""
+        return self.voices[-1].space
+
+    @property
+    def latent(self) -> np.ndarray:
+        """The newest voice's current (glided) latent position, ``(d,)``."""
+        return self.voices[-1].z.copy()
+
+    def _event(self, kind: str, what: str, **detail: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_report.get(what, -1e9) < 1.0:
+            return
+        self._last_report[what] = now
+        self.report({"type": kind, "what": what, **detail})
+
+    def set_target(self, latent: Any) -> bool:
+        """Glide towards ``latent`` (``(d,)`` of the newest voice's space).
+
+        Returns:
+            ``False`` when the target is refused (wrong size, NaN/inf): the previous one is kept.
+        """
+        voice = self.voices[-1]
+        try:
+            z = np.asarray(latent, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            z = np.full(1, np.nan)
+        if z.shape != (voice.latent_dim,) or not np.isfinite(z).all():
+            self.stats.refused += 1
+            shape = list(z.shape)
+            self._event("error", "latent refused", detail=f"a latent target must be {voice.latent_dim} finite "
+                        f"numbers, got shape {shape}" + ("" if np.isfinite(z).all() else " with NaN/inf"))
+            return False
+        clamped = np.clip(z, voice.low, voice.high)
+        if not np.array_equal(clamped, z):
+            self.stats.clamped += 1
+            self._event("error", "latent clamped", detail="a latent target far outside the trained range was "
+                        "clamped", latent=[round(float(v), 4) for v in z])
+        voice.target[:] = clamped
+        return True
+
+    def set_space(self, space: Any, crossfade_s: float = 2.0, latent: Any = None) -> None:
+        """Crossfade (equal power, ``crossfade_s`` seconds) to a new space, starting at ``latent`` (default:
+        the current position if the sizes match, else the new space's centre)."""
+        start = None
+        if latent is not None:
+            z = np.asarray(latent, dtype=np.float64).reshape(-1)
+            if z.shape == (space.latent_dim,) and np.isfinite(z).all():
+                start = z
+        elif space.latent_dim == self.voices[-1].latent_dim:
+            start = self.voices[-1].target.copy()
+        voice = Voice(space, self.transform, self.config, start)
+        voice.keep_inverted = self.record
+        hops = max(1.0, float(crossfade_s) * self.sample_rate / self.hop)
+        for old in self.voices:
+            old.level_target = 0.0
+            old.level_step = 1.0 / hops
+        voice.level = 0.0
+        voice.level_target = 1.0
+        voice.level_step = 1.0 / hops
+        self.voices.append(voice)
+        while len(self.voices) > self.MAX_VOICES:
+            self.voices.pop(0)
+        self.stats.crossfades += 1
+
+    def set_gain(self, gain: float) -> bool:
+        """Output gain, linear, clipped to [0, 2]; NaN refused."""
+        g = float(gain)
+        if not math.isfinite(g):
+            self._event("error", "gain refused", detail="the gain must be a finite number")
+            return False
+        self.gain.set(min(max(g, 0.0), 2.0), self.config.ramp_s, self.sample_rate)
+        return True
+
+    def set_mute(self, muted: bool) -> None:
+        self.mute.set(0.0 if muted else 1.0, self.config.ramp_s, self.sample_rate)
+
+    def panic(self) -> None:
+        """Silence within one hop (mute; unmute with ``set_mute(False)``), and drop every fading voice."""
+        self.mute.set(0.0, self.hop / self.sample_rate, self.sample_rate)
+        self.voices = self.voices[-1:]
+
+    def fade_out(self, seconds: float) -> None:
+        self.fade.set(0.0, max(float(seconds), 0.0), self.sample_rate)
+
+    def fade_in(self, seconds: float) -> None:
+        self.fade.set(1.0, max(float(seconds), 0.0), self.sample_rate)
+
+    @property
+    def faded_out(self) -> bool:
+        """True once a fade-out or mute has reached silence."""
+        faded = self.fade.value == 0.0 and self.fade.target == 0.0
+        return faded or (self.mute.value == 0.0 and self.mute.target == 0.0)
+
+    # -- audio --------------------------------------------------------------------------------------
+
+    def _display(self, voice: Voice) -> np.ndarray:
+        if voice.space.transform == self.display:
+            return voice.mags
+        m = self._display_maps.get(voice.space.transform)
+        if m is None:
+            m = self._display_maps[voice.space.transform] = MagnitudeMap(voice.space.transform, self.display)
+        return m(voice.mags)
+
+    def next_hop(self) -> np.ndarray:
+        """The next ``hop`` output samples, ``(hop,)`` float32 in [-1, 1] (reused buffer).
+
+        :attr:`spectrum` then holds the decoded magnitudes heard in this hop, ``(display.bins,)``, scaled by
+        the output level.
+        """
+        self._mix[:] = 0.0
+        self.spectrum[:] = 0.0
+        n = self.hop
+        for voice in list(self.voices):
+            samples = voice.step()
+            start = voice.level
+            if voice.level != voice.level_target:
+                delta = voice.level_target - voice.level
+                voice.level += math.copysign(min(abs(delta), voice.level_step), delta)
+            if start == voice.level == 1.0:
+                self._mix += samples
+                self.spectrum += self._display(voice)
+            else:
+                lv = np.linspace(start, voice.level, n, endpoint=False) if start != voice.level else start
+                self._mix += samples * np.sin(0.5 * np.pi * lv)
+                self.spectrum += self._display(voice) * np.float32(math.sin(0.5 * math.pi * voice.level))
+            if voice.decode_errors > voice.reported_errors:
+                self.stats.decode_errors += voice.decode_errors - voice.reported_errors
+                voice.reported_errors = voice.decode_errors
+                self._event("error", "decode failed", detail=voice.last_error)
+        # A faded-out voice no longer sounds: drop it (its history is not needed any more).
+        self.voices = [v for v in self.voices if v.level > 0.0 or v.level_target > 0.0] or self.voices[-1:]
+        self.gain.fill(self._env)
+        self.mute.fill(self._tmp)
+        self._env *= self._tmp
+        self.fade.fill(self._tmp)
+        self._env *= self._tmp
+        self._mix *= self._env
+        self.spectrum *= np.float32(self._env[-1])
+        peak = float(np.max(np.abs(self._mix)))
+        if peak > 1.0:
+            self.stats.clipped += 1
+            np.clip(self._mix, -1.0, 1.0, out=self._mix)
+        self._out[:] = self._mix
+        self.stats.hops += 1
+        return self._out
