@@ -66,7 +66,8 @@ class AudioFolder:
     Attributes:
         files: ``[(name, path)]`` in a stable order; ``name`` is the path relative to the folder it
             was found in (POSIX separators), or the file name for a file given directly — the same
-            string as the ``file`` column of a dataset's ``metadata.csv``.
+            string as the ``file`` column of a dataset's ``metadata.csv``. Names are unique: a name
+            already taken by an earlier folder is prefixed with its folder's name (``fm/x.flac``).
         roots: the folder each file was found in (``files[i]`` came from ``roots[i]``).
         skipped: the files skipped so far, filled while iterating.
 
@@ -86,9 +87,16 @@ class AudioFolder:
         if not self.paths:
             raise UsageError("no sound folder given: name a folder of audio files (e.g. one written by 'aego dataset')")
         self.files, self.roots = [], []
+        seen: set[str] = set()
         for given in self.paths:
             root = Path(given)
             for name, path in _find(root):
+                if name in seen:  # the same relative name under two folders: tell them apart
+                    name = f"{root.name}/{name}"
+                    n = 2
+                    while name in seen:
+                        name, n = f"{root.name}-{n}/{name.split('/', 1)[1]}", n + 1
+                seen.add(name)
                 self.files.append((name, path))
                 self.roots.append(root if root.is_dir() else root.parent)
         if not self.files:
@@ -128,11 +136,15 @@ class AudioFolder:
         )
 
     def metadata(self) -> dict[str, dict[str, str]]:
-        """The ``metadata.csv`` rows of every folder given, keyed by sound name ({} when there is none)."""
+        """The ``metadata.csv`` row of each sound that has one, keyed by its :attr:`files` name."""
+        tables: dict[Path, dict[str, dict[str, str]]] = {}
         out: dict[str, dict[str, str]] = {}
-        for root in dict.fromkeys(Path(p) for p in self.paths):
-            if root.is_dir():
-                out.update(read_metadata(root))
+        for (name, path), root in zip(self.files, self.roots, strict=True):
+            if root not in tables:
+                tables[root] = read_metadata(root)
+            row = tables[root].get(path.relative_to(root).as_posix())
+            if row is not None:
+                out[name] = row
         return out
 
 

@@ -118,6 +118,17 @@ def test_folder_with_no_usable_file_is_a_usage_error(tmp_path):
         load_folder(tmp_path, 22050)
 
 
+def test_same_names_in_two_folders_stay_apart(tmp_path):
+    for sub, f in (("one", 300), ("two", 600)):
+        (tmp_path / sub).mkdir()
+        sf.write(tmp_path / sub / "x.wav", _tone(f, 22050), 22050)
+        (tmp_path / sub / "metadata.csv").write_text(f"file,f0\nx.wav,{f}\n")
+    folder = AudioFolder([tmp_path / "one", tmp_path / "two"], 22050)
+    assert [n for n, _ in folder.files] == ["x.wav", "two/x.wav"]
+    assert {n: row["f0"] for n, row in folder.metadata().items()} == {"x.wav": "300", "two/x.wav": "600"}
+    assert [round(_peak_hz(a, 22050)) for _, a in folder] == [300, 600]
+
+
 def test_metadata_of_a_dataset_folder(tmp_path):
     assert read_metadata(tmp_path) == {}
     (tmp_path / "metadata.csv").write_text("file,f0\nx.flac,100.5\ny.flac,200\n")
