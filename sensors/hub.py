@@ -20,6 +20,7 @@ import collections
 import contextlib
 import math
 import multiprocessing as mp
+import os
 import queue
 import selectors
 import socket
@@ -68,6 +69,50 @@ class InputConfig:
     forward_samples: bool = False
     tick_s: float = 0.01
     status_s: float = 0.2
+    realtime: bool = True
+
+
+class LatencyHistogram:
+    """Latencies in 10 µs bins up to 100 ms (one overflow bin): percentiles without keeping every sample."""
+
+    BIN_S = 1e-5
+    BINS = 10_000
+
+    def __init__(self) -> None:
+        self.counts = [0] * (self.BINS + 1)
+        self.n = 0
+        self.max_s = 0.0
+
+    def add(self, seconds: float) -> None:
+        i = int(seconds / self.BIN_S) if seconds > 0 else 0
+        self.counts[min(i, self.BINS)] += 1
+        self.n += 1
+        self.max_s = max(self.max_s, seconds)
+
+    def percentile_ms(self, p: float) -> float:
+        if not self.n:
+            return math.nan
+        target = p * self.n
+        acc = 0
+        for i, c in enumerate(self.counts):
+            acc += c
+            if acc >= target:
+                return (i + 1) * self.BIN_S * 1000 if i < self.BINS else self.max_s * 1000
+        return self.max_s * 1000
+
+    def summary(self) -> dict[str, float]:
+        return {"n": self.n, "p50": self.percentile_ms(0.5), "p99": self.percentile_ms(0.99),
+                "max": self.max_s * 1000 if self.n else math.nan}
+
+
+def _try_realtime() -> bool:
+    """Ask for real-time (FIFO) scheduling: granted to root or users with an rtprio limit (the audio group
+    on most Linux audio set-ups); elsewhere the process keeps normal scheduling."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        return True
+    except (AttributeError, OSError, PermissionError):
+        return False
 
 
 # --------------------------------------------------------------------------------------------------
@@ -88,8 +133,12 @@ def _replay(path: str, loop: bool, put: Any, stop: threading.Event) -> None:
             return
 
 
-def _serve(config: InputConfig, conn: Any) -> None:
-    """Body of the input process: bind, then loop until told to stop or the parent goes away."""
+def _serve(config: InputConfig, conn: Any, shared: Any) -> None:
+    """Body of the input process: bind, then loop until told to stop or the parent goes away.
+
+    ``shared`` (4 doubles: value, sample time, publish time, sequence) holds the latest wrist reward,
+    readable by the main process at any moment without waiting for the event pipe.
+    """
     from aego.sensors.osc_server import OscReceiver
     from aego.sensors.pipeline import InputPipeline
     from aego.sensors.recording import SensorRecorder
@@ -109,7 +158,18 @@ def _serve(config: InputConfig, conn: Any) -> None:
         conn.send(("error", f"cannot record sensors to {config.record}: {exc.strerror}"))
         return
     pipeline = InputPipeline(config.mix, recorder, config.forward_samples)
-    conn.send(("ready", receiver.address if receiver else None, receiver.rcvbuf if receiver else 0))
+    realtime = _try_realtime() if config.realtime else False
+    latency = LatencyHistogram()
+
+    def publish(reward: Reward) -> None:
+        now = time.monotonic()
+        shared[0], shared[1], shared[2] = reward.value, reward.t, now
+        shared[3] += 1.0
+        latency.add(now - reward.t)
+
+    pipeline.on_reward = publish
+    conn.send(("ready", receiver.address if receiver else None, receiver.rcvbuf if receiver else 0,
+               {"realtime": realtime, "kernel_timestamps": bool(receiver and receiver.kernel_timestamps)}))
 
     # Port readers and the replay run in threads; they hand their input to this loop through a queue
     # and wake it with a byte on a socket pair, so the loop alone touches the pipeline.
@@ -147,8 +207,8 @@ def _serve(config: InputConfig, conn: Any) -> None:
             now = time.monotonic()
             for key, _ in sel.select(max(0.0, min(next_tick, next_status) - now)):
                 if key.data == "osc":
-                    for data, sender in receiver.drain():
-                        pipeline.datagram(data, sender, time.monotonic(), receiver.allowed(sender[0]))
+                    for data, sender, t in receiver.drain():
+                        pipeline.datagram(data, sender, t, receiver.allowed(sender[0]))
                 elif key.data == "wake":
                     with contextlib.suppress(BlockingIOError):
                         wake_r.recv(4096)
@@ -187,7 +247,7 @@ def _serve(config: InputConfig, conn: Any) -> None:
                     pipeline.dropped(overlong - overlong_seen)
                     overlong_seen = overlong
                 conn.send(("status", dict(pipeline.counters, lost_serial_lines=pipeline.lost_serial_lines),
-                           pipeline.status(), pipeline.current_reward()))
+                           pipeline.status(), pipeline.current_reward(), latency.summary()))
                 next_status = now + config.status_s
                 if recorder is not None:
                     recorder.flush()
@@ -201,7 +261,7 @@ def _serve(config: InputConfig, conn: Any) -> None:
             receiver.close()
         with contextlib.suppress(Exception):
             conn.send(("status", dict(pipeline.counters, lost_serial_lines=pipeline.lost_serial_lines),
-                       pipeline.status(), pipeline.current_reward()))
+                       pipeline.status(), pipeline.current_reward(), latency.summary()))
             conn.send(("stopped",))
 
 
@@ -223,6 +283,9 @@ class InputHub:
         self._status: list[dict] = []
         self._reward: float | None = None
         self._latency: list[float] = []
+        self._publish_latency: dict[str, float] = {}
+        self._shared: Any = None
+        self.info: dict[str, bool] = {}
         self._dropped_main = 0
         self._stopped = threading.Event()
 
@@ -240,7 +303,9 @@ class InputHub:
                 print(warning, file=sys.stderr)
         ctx = mp.get_context("spawn")  # fork would copy the main process's threads' locks (torch, audio)
         self._conn, child = ctx.Pipe(duplex=True)
-        self._proc = ctx.Process(target=_serve, args=(self.config, child), name="aego-input", daemon=True)
+        self._shared = ctx.RawArray("d", 4)
+        self._proc = ctx.Process(target=_serve, args=(self.config, child, self._shared), name="aego-input",
+                                 daemon=True)
         self._proc.start()
         child.close()
         if not self._conn.poll(timeout):
@@ -254,7 +319,7 @@ class InputHub:
         if msg[0] == "error":
             self.stop()
             raise UsageError(msg[1])
-        self.address, self.rcvbuf = msg[1], msg[2]
+        self.address, self.rcvbuf, self.info = msg[1], msg[2], msg[3]
         self._reader = threading.Thread(target=self._read, name="aego-input-reader", daemon=True)
         self._reader.start()
 
@@ -277,7 +342,7 @@ class InputHub:
                     self._pending.popleft()
                     self._dropped_main += 1
             elif kind == "status":
-                self._counters, self._status, self._reward = msg[1], msg[2], msg[3]
+                self._counters, self._status, self._reward, self._publish_latency = msg[1], msg[2], msg[3], msg[4]
             elif kind == "stopped":
                 break
         self._stopped.set()
@@ -304,8 +369,26 @@ class InputHub:
         """The latest mixed wrist reward (as of the last status)."""
         return self._reward
 
+    def latest_reward(self) -> tuple[float, float] | None:
+        """The latest wrist reward and the arrival time of the sensor data behind it (monotonic s),
+        read from shared memory: always current, whatever the main thread was busy with."""
+        if self._shared is None:
+            return None
+        for _ in range(5):
+            seq = self._shared[3]
+            value, t = self._shared[0], self._shared[1]
+            if seq == self._shared[3]:  # not overwritten while we read
+                return None if seq == 0 else (value, t)
+        return None
+
+    def publish_latency_ms(self) -> dict[str, float]:
+        """Sensor-to-reward latency to the shared reward: from the datagram's arrival (kernel time stamp)
+        to the reward being readable by the main process; n, p50, p99, max in milliseconds."""
+        return dict(self._publish_latency)
+
     def latency_ms(self) -> dict[str, float]:
-        """Sensor-to-reward latency inside the program: p50, p99, max in milliseconds, and the count."""
+        """Sensor-to-event latency: from the datagram's arrival (kernel time stamp) to the reward event's
+        arrival in the main process (so it includes the main process's own load); n, p50, p99, max (ms)."""
         lat = sorted(self._latency)
         if not lat:
             return {"n": 0, "p50": math.nan, "p99": math.nan, "max": math.nan}
@@ -316,6 +399,7 @@ class InputHub:
         return {"n": len(lat), "p50": pct(0.5), "p99": pct(0.99), "max": 1000 * lat[-1]}
 
     def reset_latency(self) -> None:
+        """Start the main-process latency figures afresh (the input process keeps its own)."""
         self._latency = []
 
     @property
@@ -344,6 +428,25 @@ class InputHub:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def config_from_args(args: Any, session_dir: str | Path | None = None) -> InputConfig:
+    """The InputConfig for a run's command-line options (``--osc-listen``, ``--osc-allow``, ``--serial``,
+    ``--replay-sensors``), with the saved calibration when there is one; with ``session_dir``, raw sensor
+    streams are recorded to ``sensors.jsonl`` in it. UsageError for a broken calibration or recording."""
+    from aego.sensors import calibration
+    from aego.sensors.recording import FILE_NAME
+
+    mix = calibration.apply(MixConfig(), calibration.load())
+    replay = getattr(args, "replay_sensors", None)
+    return InputConfig(
+        listen=tuple(getattr(args, "osc_listen", None) or ("127.0.0.1", 8000)),  # type: ignore[arg-type]
+        allow=getattr(args, "osc_allow", None),
+        serial=list(getattr(args, "serial", None) or []),
+        mix=mix,
+        record=str(Path(session_dir) / FILE_NAME) if session_dir is not None and not replay else None,
+        replay=str(load_replay_path(replay)) if replay else None,
+    )
 
 
 def load_replay_path(path: str) -> Path:

@@ -1,4 +1,5 @@
-"""The UDP socket OSC arrives on, and the parsing of one datagram into messages.
+"""The UDP socket OSC arrives on, and the parsing of one datagram into messages (python-osc's
+message parser, our own bundle framing).
 
 We own the socket rather than use python-osc's servers: a datagram that does not parse must be counted
 (python-osc drops it silently), bundle timetags must never delay delivery (a sensor whose clock runs
@@ -9,28 +10,76 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import struct
+import sys
+import time
 from typing import Any
 
-from pythonosc.osc_packet import OscPacket
+from pythonosc.osc_message import OscMessage
 
 RCVBUF_BYTES = 4 * 1024 * 1024  # ~10 s of two 200 Hz sensors; the kernel may clamp it to rmem_max
 MAX_DATAGRAM = 65536
+# Linux's SO_TIMESTAMPNS (not exported by Python's socket module): the kernel stamps each datagram when
+# it arrives, so the latency we measure includes any wait in the socket buffer.
+SO_TIMESTAMPNS = 35 if sys.platform.startswith("linux") else None
+_TIMESPEC = struct.Struct("@qq")
+MAX_BUNDLE_DEPTH = 8  # bundles of bundles; deeper is an attack, not a sensor
 
 
 class MalformedDatagramError(ValueError):
     """A datagram that is not an OSC message or bundle."""
 
 
-def parse_datagram(data: bytes) -> list[tuple[str, list[Any]]]:
-    """The ``(address, args)`` of every message in a datagram, bundles of bundles flattened, in order.
+def _walk_bundle(data: bytes, depth: int, out: list[tuple[str, list[Any]]]) -> int:
+    """Append the messages of a bundle (and of the bundles inside it) to ``out``; returns how many
+    elements were unusable. Timetags are read past and ignored."""
+    if depth > MAX_BUNDLE_DEPTH or len(data) < 16:
+        return 1
+    bad = 0
+    index = 16  # "#bundle\0" and the 8-byte timetag
+    while index < len(data):
+        if index + 4 > len(data):
+            return bad + 1
+        size = int.from_bytes(data[index:index + 4], "big", signed=True)
+        index += 4
+        if size <= 0 or index + size > len(data):
+            return bad + 1  # a size that lies: the rest of the bundle cannot be framed
+        element = data[index:index + size]
+        index += size
+        if element.startswith(b"#bundle\0"):
+            bad += _walk_bundle(element, depth + 1, out)
+        elif element[:1] == b"/":
+            try:
+                m = OscMessage(element)
+                out.append((m.address, list(m.params)))
+            except Exception:
+                bad += 1
+        else:
+            bad += 1
+    return bad
 
-    Timetags are ignored on purpose: everything is delivered now. Raises MalformedDatagramError.
+
+def parse_datagram(data: bytes) -> tuple[list[tuple[str, list[Any]]], int]:
+    """The ``(address, args)`` of every message in a datagram, bundles of bundles flattened, in order,
+    and the number of unusable bundle elements.
+
+    Timetags are ignored on purpose: everything is delivered now. Messages are parsed by python-osc;
+    bundles are framed here because python-osc skips a bad bundle element with only a log line, and we
+    must count it. Raises MalformedDatagramError when nothing in the datagram is usable.
     """
-    try:
-        packet = OscPacket(data)
-        return [(m.message.address, list(m.message.params)) for m in packet.messages]
-    except Exception as exc:  # python-osc raises several types on random bytes (ParseError, IndexError ...)
-        raise MalformedDatagramError(f"not OSC: {type(exc).__name__}") from None
+    messages: list[tuple[str, list[Any]]] = []
+    if data.startswith(b"#bundle\0"):
+        bad = _walk_bundle(data, 0, messages)
+        if bad and not messages:
+            raise MalformedDatagramError("not OSC: a bundle with no usable element")
+        return messages, bad
+    if data[:1] == b"/":
+        try:
+            m = OscMessage(data)
+        except Exception as exc:  # python-osc raises several types on random bytes (ParseError, IndexError ...)
+            raise MalformedDatagramError(f"not OSC: {type(exc).__name__}") from None
+        return [(m.address, list(m.params))], 0
+    raise MalformedDatagramError("not OSC: neither a message nor a bundle")
 
 
 def is_loopback(host: str) -> bool:
@@ -67,6 +116,13 @@ class OscReceiver:
             self.sock.close()
             raise
         self.sock.setblocking(False)
+        self.kernel_timestamps = False
+        if SO_TIMESTAMPNS is not None:
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                self.kernel_timestamps = True
+            except OSError:
+                pass
         self.allow = {str(ipaddress.ip_address(a)) for a in allow} if allow else None
         self.rcvbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
 
@@ -81,17 +137,29 @@ class OscReceiver:
     def allowed(self, sender_ip: str) -> bool:
         return self.allow is None or sender_ip in self.allow
 
-    def drain(self, limit: int = 512) -> list[tuple[bytes, tuple[str, int]]]:
-        """Every datagram waiting (at most ``limit``), as ``(data, (ip, port))``; never blocks."""
+    def drain(self, limit: int = 512) -> list[tuple[bytes, tuple[str, int], float]]:
+        """Every datagram waiting (at most ``limit``), as ``(data, (ip, port), t)``; never blocks.
+
+        ``t`` is the arrival time on the ``time.monotonic()`` clock: the kernel's stamp where available,
+        else the time it was read.
+        """
         out = []
+        # The kernel stamps in wall-clock time; this offset brings the stamps onto the monotonic clock.
+        offset = time.monotonic() - time.time()
         for _ in range(limit):
             try:
-                data, sender = self.sock.recvfrom(MAX_DATAGRAM)
+                data, ancdata, _flags, sender = self.sock.recvmsg(MAX_DATAGRAM, 64)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:  # e.g. ICMP errors surfacing on some systems: not data, keep going
                 continue
-            out.append((data, sender[:2]))
+            t = time.monotonic()
+            for level, kind, cdata in ancdata:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cdata) >= _TIMESPEC.size:
+                    sec, nsec = _TIMESPEC.unpack_from(cdata)
+                    # Never later than now: a wall-clock step (NTP) must not give negative latencies.
+                    t = min(t, sec + nsec * 1e-9 + offset)
+            out.append((data, sender[:2], t))
         return out
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ Counters (``counters``):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aego.sensors.events import Control, Event, ImuSample, Reward, SensorEvent
@@ -47,6 +48,7 @@ class InputPipeline:
         self._last_emit = 0.0
         self._seq: dict[str, int] = {}
         self.lost_serial_lines = 0
+        self.on_reward: Callable[[Reward], None] | None = None  # called with every wrist reward
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _report_once(self, key: str, sensor_id: str, state: str, detail: str, t: float) -> None:
@@ -65,11 +67,14 @@ class InputPipeline:
                               t)
             return
         try:
-            messages = parse_datagram(data)
+            messages, bad = parse_datagram(data)
         except MalformedDatagramError as exc:
             self.counters["malformed"] += 1
             self._report_once("osc:malformed", "osc", "invalid", f"malformed OSC datagram dropped ({exc})", t)
             return
+        if bad:
+            self.counters["malformed"] += 1
+            self._report_once("osc:bundle", "osc", "invalid", "bundle with unusable elements (the rest was used)", t)
         who = f"{sender[0]}:{sender[1]}"
         for address, args in messages:
             self.message(address, args, who, t)
@@ -159,7 +164,10 @@ class InputPipeline:
         if r is None:
             return
         value, source = r
-        self._out.append(Reward(value, source, t, continuous=True))
+        reward = Reward(value, source, t, continuous=True)
+        self._out.append(reward)
+        if self.on_reward is not None:
+            self.on_reward(reward)
         self._last_reward = value
         self._last_emit = now
 

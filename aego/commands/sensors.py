@@ -17,6 +17,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aego.commands._pending import pending
+    from aego.errors import UsageError
+    from aego.sensors.hub import InputHub, config_from_args
+    from aego.sensors.monitor import run_monitor
 
-    return pending("sensors")
+    if args.seconds is not None and not args.seconds > 0:
+        raise UsageError(f"--seconds {args.seconds}: give a positive number of seconds")
+    hub = InputHub(config_from_args(args))
+    hub.start()
+    try:
+        run_monitor(hub, args.seconds)
+    finally:
+        hub.stop()
+    return 0
