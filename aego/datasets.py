@@ -89,6 +89,8 @@ def plan(name: str, seed: int = 0, limit: int | None = None, soundfont: str | os
         limit: ``None`` for the full grid/plan; else that many sounds drawn at random (off the grid).
         soundfont: instruments only, its file name goes in the ``soundfont`` column.
     """
+    if seed < 0:
+        raise UsageError(f"--seed {seed} is negative: give a whole number 0 or above")
     if name == "toy-additive":
         return _additive_plan(seed, limit)
     if name == "toy-fm":

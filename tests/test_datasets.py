@@ -247,6 +247,7 @@ def test_cli_writes_a_dataset(tmp_path):
         (["toy-additive", "{tmp}/busy", "--limit", "2"], "not empty"),
         (["toy-additive", "{tmp}/o", "--limit", "2", "--soundfont", "{tmp}/file"], "instruments dataset only"),
         (["toy-additive", "{tmp}/o", "--limit", "0"], "above 0"),
+        (["toy-additive", "{tmp}/o", "--limit", "2", "--seed", "-3"], "negative"),
         (["toy-strings", "{tmp}/o"], "invalid choice"),
     ],
 )
