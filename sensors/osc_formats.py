@@ -51,7 +51,8 @@ class UnknownAddressError(LookupError):
 
     def __init__(self, address: str) -> None:
         super().__init__(f"unknown OSC address {address[:80]!r}")
-        self.key = f"unknown:{address[:80]}"
+        # Keyed by the first part of the address: a stream of random addresses is reported once.
+        self.key = "unknown:" + address[:80].lstrip("/").split("/", 1)[0]
 
 
 def _number(value: Any, what: str, key: str, sensor_id: str = "osc") -> float:

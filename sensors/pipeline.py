@@ -153,10 +153,10 @@ class InputPipeline:
         if (fading and now - self._last_emit >= 0.02) or settled:
             self._emit(now, now)
 
-    def flush_reward(self) -> None:
+    def flush_reward(self, now: float | None = None) -> None:
         """Emit the reward if wrist samples arrived since the last one (call after each batch of input)."""
         if self._wrist_t is not None:
-            self._emit(self._wrist_t, time.monotonic())
+            self._emit(self._wrist_t, time.monotonic() if now is None else now)
             self._wrist_t = None
 
     def _emit(self, t: float, now: float) -> None:
