@@ -144,6 +144,17 @@ def _estimate_lines(estimates: Sequence[float], per_line: int = 4) -> list[str]:
     return lines
 
 
+def import_pygame():
+    """pygame, imported without its banner on stdout (``aego bench ... --json`` prints JSON only)."""
+    import os
+
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    import pygame
+
+    return pygame
+
+
 def font_path() -> str | None:
     """The monospace font file used, or ``None`` for pygame's default face."""
     for candidate in FONT_CANDIDATES:
@@ -198,8 +209,7 @@ class OverlayText:
 
     def __init__(self, ctx, anchor: str = "top-left", colour: tuple[int, int, int] = TEXT_COLOUR,
                  backdrop: float = 0.5) -> None:
-        import pygame
-
+        pygame = import_pygame()
         if anchor not in ("top-left", "bottom-left"):
             raise ValueError(f"anchor must be top-left or bottom-left, not {anchor!r}")
         if not pygame.font.get_init():

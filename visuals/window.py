@@ -161,17 +161,15 @@ class Visuals:
         return False, reason
 
     def _open_window(self) -> tuple[bool, str]:
-        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
         driver = os.environ.get("SDL_VIDEODRIVER", "")
         if driver in ("dummy", "offscreen"):
             return False, f"no window: SDL_VIDEODRIVER={driver} has no OpenGL"
         if not driver and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             return False, "no display (DISPLAY is not set): running without a window"
         import moderngl
-        import pygame
+        from aego.visuals.overlay import import_pygame
 
-        self._pygame = pygame
+        pygame = self._pygame = import_pygame()
         try:
             pygame.display.init()
         except pygame.error as exc:
