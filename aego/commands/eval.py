@@ -14,6 +14,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aego.commands._pending import pending
+    import json
+    import sys
 
-    return pending("eval")
+    from aego.evaluation import evaluate_folder, table
+    from aego.space import SoundSpace
+
+    space = SoundSpace.load(args.space)
+    figures, skipped = evaluate_folder(space, [args.data])
+    for s in skipped:
+        print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+    figures["space"] = args.space
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(table(figures, f"{args.space} on {args.data}"))
+    return 0

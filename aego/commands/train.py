@@ -7,19 +7,47 @@ import argparse
 from aego.commands import arguments as a
 
 HELP = "train a sound space (spectral VAE + projections) from folders of sounds"
+DESCRIPTION = (
+    "Train a sound space on the magnitude frames of every audio file under DATA (bad files are skipped "
+    "and listed). Checkpoints, the loss curves (loss.png) and audio previews (previews/*.wav) go to "
+    "SPACE.train/; running the same command again continues an interrupted training."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", nargs="+", metavar="DATA", help="folders of audio files (or written by aego dataset)")
     parser.add_argument("-o", "--output", required=True, metavar="SPACE", help="the sound-space file to write")
     parser.add_argument("--dims", type=a.positive_int, default=8, help="latent dimensions (default 8)")
-    parser.add_argument("--beta", type=float, default=None, metavar="B", help="weight of the latent regulariser")
+    parser.add_argument("--beta", type=float, default=None, metavar="B",
+                        help="weight of the latent regulariser (default 0.1 for kl, 100 for mmd)")
     parser.add_argument("--regularization", choices=("kl", "mmd"), default="kl", help="latent regulariser")
-    parser.add_argument("--epochs", type=a.positive_int, default=None, metavar="N", help="training epochs")
+    parser.add_argument("--epochs", type=a.positive_int, default=None, metavar="N", help="training epochs (default 40)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (split, init, batches)")
+    parser.add_argument("--frames-per-sound", type=int, default=0, metavar="K",
+                        help="use K evenly spaced frames of each sound, first and last included (default: all)")
+    parser.add_argument("--batch-size", type=a.positive_int, default=None, metavar="N", help="frames per step")
+    parser.add_argument("--lr", type=a.positive_float, default=None, help="initial learning rate")
+    parser.add_argument("--max-minutes", type=a.positive_float, default=None, metavar="M",
+                        help="stop after the epoch that passes M minutes of training")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
-    from aego.commands._pending import pending
+    import sys
 
-    return pending("train")
+    from aego.training import TrainConfig, train
+
+    if args.frames_per_sound < 0:
+        from aego.errors import UsageError
+
+        raise UsageError("--frames-per-sound must be 0 (all frames) or a positive number")
+    overrides = {
+        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "max_minutes": args.max_minutes,
+    }
+    config = TrainConfig(
+        dims=args.dims, beta=args.beta, regularization=args.regularization, seed=args.seed,
+        frames_per_sound=args.frames_per_sound, **{k: v for k, v in overrides.items() if v is not None},
+    )
+    train(args.data, args.output, config, progress=not args.quiet and sys.stderr.isatty(),
+          log=lambda line: print(line, file=sys.stderr, flush=True))
+    return 0

@@ -1,0 +1,409 @@
+"""Training a sound space: frames from folders of sounds -> spectral VAE -> a ``.space`` file.
+
+Read top to bottom in :func:`train`:
+
+1. read every usable sound (bad files are skipped and listed), take its STFT magnitude frames (all of
+   them, or ``frames_per_sound`` evenly spaced ones including the first and last, i.e. attack and release);
+2. split BY SOUND into training and validation sets (never by frame: neighbouring frames of one sound
+   are nearly identical, a frame split would measure memorisation);
+3. fit the normalisation ``u = (log1p X - mean) / scale`` on the training frames;
+4. train the VAE: loss = Σ_bins (u - û)² + sc_weight · SC(X, X̂) + β · warm-up · regulariser, where SC
+   is the spectral convergence on linear magnitudes (the figure ``aego eval`` reports) and the
+   regulariser is KL with free bits or MMD; Adam with a cosine learning-rate decay;
+5. keep the best epoch on the validation loss; after each epoch write ``checkpoint.pt`` (weights-only,
+   our own folder), ``history.json`` and ``loss.png`` into ``SPACE.train/``;
+6. build the space from the best weights (encoded points, PCA/ICA projections, descriptors, the PCA
+   baseline fitted on the training frames), measure it on the validation sounds, write audio previews.
+
+Re-running with the same output and settings continues from ``SPACE.train/checkpoint.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aego.errors import UsageError
+from aego.transform import Transform
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one training run (all stored in the space's provenance).
+
+    Attributes:
+        dims: latent size.
+        beta: weight of the regulariser (KL in nats, or MMD); None = the default of the regulariser.
+        regularization: ``"kl"`` or ``"mmd"``.
+        epochs: passes over the training frames.
+        seed: split, initialisation, batches and sampling noise.
+        batch_size: frames per step.
+        lr: Adam's initial learning rate (cosine decay to 5 % of it).
+        warmup_epochs: the regulariser's weight ramps linearly from 0 over these epochs.
+        free_bits: KL per dimension below this costs nothing (nats).
+        sc_weight: weight of the spectral-convergence term.
+        frames_per_sound: 0 = every frame, else that many evenly spaced frames of each sound.
+        val_fraction: share of sounds held out for validation.
+        max_minutes: stop after the epoch that passes this wall time (0 = no limit).
+        previews: number of validation sounds to write reconstructions of.
+        arch: overrides of :class:`aego.vae.VAEConfig` fields (``bins`` and ``latent_dim`` are set here).
+    """
+
+    dims: int = 8
+    beta: float | None = None
+    regularization: str = "kl"
+    epochs: int = 40
+    seed: int = 0
+    batch_size: int = 256
+    lr: float = 1e-3
+    warmup_epochs: int = 5
+    free_bits: float = 0.1
+    sc_weight: float = 100.0
+    frames_per_sound: int = 0
+    val_fraction: float = 0.1
+    max_minutes: float = 0.0
+    previews: int = 4
+    arch: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def beta_value(self) -> float:
+        if self.beta is not None:
+            return float(self.beta)
+        return 0.1 if self.regularization == "kl" else 100.0
+
+
+@dataclass
+class FrameSet:
+    """Frames of several sounds.
+
+    Attributes:
+        mags: ``(n, bins)`` float32 linear magnitudes.
+        sound: ``(n,)`` index into :attr:`names` of the sound each frame comes from.
+        names: one per sound (``root-name/relative path``).
+        paths: the file of each sound.
+        skipped: files not used, with the reason.
+    """
+
+    mags: np.ndarray
+    sound: np.ndarray
+    names: list[str]
+    paths: list[Path]
+    skipped: list[Any]
+
+
+def pick_frames(n_frames: int, k: int) -> np.ndarray:
+    """``k`` evenly spaced frame indices out of ``n_frames``, first and last included (all when k == 0)."""
+    if k <= 0 or n_frames <= k:
+        return np.arange(n_frames)
+    return np.unique(np.round(np.linspace(0, n_frames - 1, k)).astype(int))
+
+
+def load_frames(
+    paths: Sequence[str | os.PathLike], transform: Transform, frames_per_sound: int = 0, progress: bool = True
+) -> FrameSet:
+    """Magnitude frames of every usable sound under ``paths`` (folders or files).
+
+    Raises:
+        UsageError: a missing folder, no audio file, or no usable file.
+    """
+    from tqdm import tqdm
+
+    from aego.audio_files import AudioFolder
+
+    folder = AudioFolder(list(paths), transform.sample_rate)
+    mags: list[np.ndarray] = []
+    sound: list[np.ndarray] = []
+    names: list[str] = []
+    files: list[Path] = []
+    by_name = dict(folder.files)
+    bar = tqdm(folder, total=len(folder), desc="reading sounds", unit="sound", disable=not progress, leave=False)
+    for name, audio in bar:
+        m = transform.stft_magnitudes(audio)
+        m = m[pick_frames(len(m), frames_per_sound)]
+        mags.append(m)
+        sound.append(np.full(len(m), len(names), dtype=np.int64))
+        names.append(name)
+        files.append(by_name[name])
+    return FrameSet(np.concatenate(mags), np.concatenate(sound), names, files, list(folder.skipped))
+
+
+def split_by_sound(n_sounds: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sound indices ``(train, validation)``; at least one validation sound when there are two or more."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n_sounds)
+    n_val = min(max(1, round(n_sounds * val_fraction)), n_sounds - 1) if n_sounds >= 2 else 0
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def workdir_for(output: str | os.PathLike) -> Path:
+    """Where checkpoints, history, plot and previews of ``output`` live: ``OUTPUT.train/``."""
+    return Path(str(output) + ".train")
+
+
+def train(
+    data: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    config: TrainConfig,
+    *,
+    transform: Transform | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> Any:
+    """Train a space on the sounds under ``data`` and write it to ``output``.
+
+    Returns:
+        the :class:`aego.space.SoundSpace` written.
+
+    Raises:
+        UsageError: unusable data or settings.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from aego.evaluation import evaluate_frames
+    from aego.space import PCABaseline, SoundSpace
+    from aego.vae import (
+        Normalisation,
+        SpectralVAE,
+        VAEConfig,
+        kl_divergence,
+        mmd_rbf,
+        state_to_numpy,
+    )
+
+    if config.regularization not in ("kl", "mmd"):
+        raise UsageError(f"unknown regularization '{config.regularization}': use kl or mmd")
+    transform = transform or Transform()
+    output = Path(output)
+    work = workdir_for(output)
+    started = time.monotonic()
+
+    # 1. frames
+    frames = load_frames(data, transform, config.frames_per_sound, progress)
+    for s in frames.skipped:
+        log(f"skipped {s.path}: {s.reason}")
+    if len(frames.names) < 2:
+        raise UsageError("training needs at least 2 usable sounds (one is held out for validation): add sounds")
+
+    # 2. split by sound
+    train_sounds, val_sounds = split_by_sound(len(frames.names), config.val_fraction, config.seed)
+    is_train = np.isin(frames.sound, train_sounds)
+    train_mags, val_mags = frames.mags[is_train], frames.mags[~is_train]
+    log(f"{len(frames.names)} sounds ({len(train_sounds)} training, {len(val_sounds)} validation), "
+        f"{len(train_mags)} + {len(val_mags)} frames")
+
+    # 3. normalisation
+    norm = Normalisation.fit(train_mags)
+    u_train = torch.from_numpy(norm.forward(train_mags))
+    u_val = torch.from_numpy(norm.forward(val_mags))
+    mean_t = torch.from_numpy(norm.mean)
+    scale = float(norm.scale)
+
+    def linear(u: torch.Tensor) -> torch.Tensor:
+        return torch.expm1(torch.clamp(u * scale + mean_t, 0.0, 30.0))
+
+    # 4. model and optimiser (or the checkpoint of an interrupted run with the same settings)
+    arch = {**config.arch, "bins": transform.bins, "latent_dim": config.dims}
+    vae_config = VAEConfig.from_dict({**VAEConfig().to_dict(), **arch})
+    fingerprint = json.dumps({"data": [str(Path(p).resolve()) for p in data], "sounds": len(frames.names),
+                              "frames": len(frames.mags), "config": asdict(config), "transform": transform.to_dict()},
+                             sort_keys=True)
+    torch.manual_seed(config.seed)
+    model = SpectralVAE(vae_config)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    history: list[dict[str, float]] = []
+    best_loss, best_state, start_epoch, elapsed_before = math.inf, state_to_numpy(model), 0, 0.0
+    checkpoint = work / "checkpoint.pt"
+    if checkpoint.is_file():
+        try:
+            ck = torch.load(checkpoint, weights_only=True)
+            if ck.get("fingerprint") == fingerprint:
+                model.load_state_dict(ck["model"])
+                optimiser.load_state_dict(ck["optimiser"])
+                history, best_loss, start_epoch = list(ck["history"]), float(ck["best_loss"]), int(ck["epoch"])
+                best_state = {k: v.numpy() for k, v in ck["best"].items()}
+                elapsed_before = float(ck.get("elapsed", 0.0))
+                log(f"continuing from {checkpoint} after epoch {start_epoch}")
+            else:
+                log(f"{checkpoint} was made with other data or settings: starting over")
+        except Exception as exc:  # a damaged checkpoint must not stop a fresh start
+            log(f"cannot continue from {checkpoint} ({type(exc).__name__}): starting over")
+    work.mkdir(parents=True, exist_ok=True)
+
+    beta = config.beta_value
+    n_train = len(u_train)
+    steps = max(1, math.ceil(n_train / config.batch_size))
+
+    def losses(u: torch.Tensor, warm: float, sample: bool) -> dict[str, torch.Tensor]:
+        mu, logvar = model.encode(u)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
+        u_hat = model.decode(z)
+        rec = (u_hat - u).pow(2).sum(dim=1).mean()
+        x, x_hat = linear(u), linear(u_hat)
+        sc = torch.linalg.norm(x - x_hat) / torch.linalg.norm(x).clamp_min(1e-6)
+        reg = kl_divergence(mu, logvar, config.free_bits) if config.regularization == "kl" else mmd_rbf(z)
+        total = rec + config.sc_weight * sc + beta * warm * reg
+        return {"loss": total, "rec": rec, "sc": sc, "reg": reg}
+
+    stopped_early = False
+    for epoch in range(start_epoch, config.epochs):
+        # Seeding per epoch makes an interrupted-and-resumed run the same as an uninterrupted one.
+        torch.manual_seed(config.seed * 100_003 + epoch)
+        lr = config.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs)))
+        for group in optimiser.param_groups:
+            group["lr"] = lr
+        warm = min(1.0, (epoch + 1) / max(1, config.warmup_epochs))
+        model.train()
+        order = torch.randperm(n_train)
+        sums = {"loss": 0.0, "rec": 0.0, "sc": 0.0, "reg": 0.0}
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", unit="step", disable=not progress,
+                   leave=False)
+        for i in bar:
+            idx = order[i * config.batch_size : (i + 1) * config.batch_size]
+            if len(idx) < 2:
+                continue
+            parts = losses(u_train[idx], warm, sample=True)
+            optimiser.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 100.0)
+            optimiser.step()
+            for k in sums:
+                sums[k] += float(parts[k].detach())
+            if i % 20 == 0:
+                bar.set_postfix(rec=f"{float(parts['rec']):.2f}", sc=f"{float(parts['sc']):.3f}",
+                                reg=f"{float(parts['reg']):.2f}")
+        model.eval()
+        with torch.no_grad():
+            val = {k: 0.0 for k in sums}
+            n_val_batches = 0
+            for s in range(0, max(len(u_val), 1), 4096):
+                chunk = u_val[s : s + 4096] if len(u_val) else u_train[:4096]
+                parts = losses(chunk, 1.0, sample=False)
+                for k in val:
+                    val[k] += float(parts[k])
+                n_val_batches += 1
+            val = {k: v / n_val_batches for k, v in val.items()}
+        record = {"epoch": epoch + 1, "lr": lr, **{f"train_{k}": v / steps for k, v in sums.items()},
+                  **{f"val_{k}": v for k, v in val.items()}}
+        history.append(record)
+        if val["loss"] < best_loss:
+            best_loss, best_state = val["loss"], state_to_numpy(model)
+        elapsed = elapsed_before + time.monotonic() - started
+        log(f"epoch {epoch + 1}/{config.epochs}: train rec {record['train_rec']:.3f} sc {record['train_sc']:.4f} "
+            f"{config.regularization} {record['train_reg']:.3f} | validation rec {val['rec']:.3f} sc {val['sc']:.4f} "
+            f"| {elapsed / 60:.1f} min")
+        torch.save({"fingerprint": fingerprint, "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                    "history": history, "best_loss": best_loss, "epoch": epoch + 1, "elapsed": elapsed,
+                    "best": {k: torch.from_numpy(np.array(v)) for k, v in best_state.items()}},
+                   work / "checkpoint.pt.tmp")
+        os.replace(work / "checkpoint.pt.tmp", checkpoint)
+        (work / "history.json").write_text(json.dumps(history, indent=1))
+        plot_history(history, work / "loss.png", config.regularization)
+        if config.max_minutes and elapsed > config.max_minutes * 60 and epoch + 1 < config.epochs:
+            log(f"time budget of {config.max_minutes:g} min reached after epoch {epoch + 1}: stopping")
+            stopped_early = True
+            break
+    if not history:
+        raise UsageError(f"{checkpoint} holds no finished epoch: delete {work} and train again")
+    train_seconds = elapsed_before + time.monotonic() - started
+
+    # 6. the space
+    log("building the space (encoded points, projections, descriptors, PCA baseline)")
+    rng = np.random.default_rng(config.seed)
+    fit_rows = train_mags if len(train_mags) <= 60_000 else train_mags[rng.choice(len(train_mags), 60_000, False)]
+    baseline = PCABaseline.fit(norm.forward(fit_rows), config.dims, config.seed)
+    info: dict[str, Any] = {
+        "data": [str(p) for p in data],
+        "sounds": len(frames.names),
+        "training_sounds": len(train_sounds),
+        "validation_sounds": len(val_sounds),
+        "frames": len(frames.mags),
+        "frames_per_sound": config.frames_per_sound or "all",
+        "skipped": [f"{s.path}: {s.reason}" for s in frames.skipped],
+        "seed": config.seed,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "training": {**asdict(config), "beta": beta, "epochs_run": len(history), "stopped_early": stopped_early,
+                     "train_seconds": round(train_seconds, 1), "best_validation_loss": best_loss},
+    }
+    space = SoundSpace.build(name=output.stem, transform=transform, config=vae_config, state=best_state, norm=norm,
+                             train_mags=train_mags, baseline=baseline, info=info, seed=config.seed)
+    if len(val_mags):
+        figures = evaluate_frames(space, [val_mags])
+        info["validation"] = figures
+        log(f"validation sounds: VAE sc {figures['vae']['sc']:.4f} l2 {figures['vae']['l2']:.4f} | "
+            f"PCA sc {figures['pca']['sc']:.4f} l2 {figures['pca']['l2']:.4f}")
+    space.info = info
+    space.save(output)
+    log(f"wrote {output}")
+    write_previews(space, [frames.paths[i] for i in val_sounds[: config.previews]], work / "previews", log)
+    return space
+
+
+def plot_history(history: list[dict[str, float]], path: Path, regularization: str) -> None:
+    """Loss curves (training and validation) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, key, title in zip(axes, ("rec", "sc", "reg"),
+                              ("reconstruction Σ(u-û)²", "spectral convergence", regularization), strict=True):
+        ax.plot(epochs, [h[f"train_{key}"] for h in history], label="training")
+        ax.plot(epochs, [h[f"val_{key}"] for h in history], label="validation")
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        if key != "reg":
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write_previews(space: Any, sound_paths: Sequence[Path], folder: Path, log: Callable[[str], None] = print,
+                   walk_seconds: float = 3.0, iterations: int = 48) -> list[Path]:
+    """Audio a person can open: each validation sound and its reconstruction, and a walk along each latent axis.
+
+    Phases come from Griffin-Lim (offline). Writes ``test-N-original.wav``, ``test-N-reconstruction.wav``
+    and ``axis-I.wav`` (latent axis ``I`` from its 1st to its 99th percentile, the others at the median).
+    """
+    import soundfile as sf
+
+    from aego.audio_files import read_audio
+    from aego.griffin_lim import griffin_lim, normalise_peak
+
+    folder.mkdir(parents=True, exist_ok=True)
+    t = space.transform
+    written = []
+    for n, path in enumerate(sound_paths):
+        audio, _reason = read_audio(path, t.sample_rate)
+        if audio is None:
+            continue
+        mags = t.stft_magnitudes(audio)
+        recon = space.decode(space.encode(mags))
+        sf.write(folder / f"test-{n}-original.wav", audio, t.sample_rate)
+        sf.write(folder / f"test-{n}-reconstruction.wav", normalise_peak(griffin_lim(recon, t, iterations),
+                                                                         float(np.abs(audio).max())), t.sample_rate)
+        written += [folder / f"test-{n}-original.wav", folder / f"test-{n}-reconstruction.wav"]
+    centre = np.median(space.points, axis=0)
+    bounds = space.latent_bounds
+    n_frames = max(2, round(walk_seconds * t.sample_rate / t.hop))
+    for i in range(space.latent_dim):
+        z = np.repeat(centre[None, :], n_frames, axis=0)
+        z[:, i] = np.linspace(bounds[i, 0], bounds[i, 1], n_frames)
+        audio = normalise_peak(griffin_lim(space.decode(z), t, iterations))
+        sf.write(folder / f"axis-{i}.wav", audio, t.sample_rate)
+        written.append(folder / f"axis-{i}.wav")
+    log(f"wrote {len(written)} audio previews into {folder}")
+    return written
