@@ -28,6 +28,8 @@ from typing import Any
 
 from aego.sensors.events import Reward
 from aego.sensors.hub import InputConfig, InputHub
+from aego.sensors.quaternion import IDENTITY
+from aego.sensors.reward_mix import MixConfig
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -166,7 +168,9 @@ def run_bench(args: Any) -> dict:
     for _ in range(5):
         learner.step()
     ctx = mp.get_context("spawn")
-    hub = InputHub(InputConfig(listen=("127.0.0.1", 0)))
+    # The wrists come calibrated (as after `aego calibrate`), so rewards flow from the first sample.
+    mix = MixConfig(neutral=dict.fromkeys(IDS, IDENTITY))
+    hub = InputHub(InputConfig(listen=("127.0.0.1", 0), mix=mix))
     hub.start()
     tally = {"osc_rewards": 0, "imu_rewards": 0}
     try:
