@@ -432,12 +432,13 @@ class InputHub:
 
 def config_from_args(args: Any, session_dir: str | Path | None = None) -> InputConfig:
     """The InputConfig for a run's command-line options (``--osc-listen``, ``--osc-allow``, ``--serial``,
-    ``--replay-sensors``), with the saved calibration when there is one; with ``session_dir``, raw sensor
-    streams are recorded to ``sensors.jsonl`` in it. UsageError for a broken calibration or recording."""
-    from aego.sensors import calibration
+    ``--replay-sensors``), with the user's sensor settings and saved calibration when there are some;
+    with ``session_dir``, raw sensor streams are recorded to ``sensors.jsonl`` in it.
+    UsageError for broken settings, calibration or recording."""
+    from aego.sensors import calibration, settings
     from aego.sensors.recording import FILE_NAME
 
-    mix = calibration.apply(MixConfig(), calibration.load())
+    mix = calibration.apply(settings.load(), calibration.load())
     replay = getattr(args, "replay_sensors", None)
     return InputConfig(
         listen=tuple(getattr(args, "osc_listen", None) or ("127.0.0.1", 8000)),  # type: ignore[arg-type]

@@ -174,3 +174,29 @@ def test_broken_calibration_file_is_a_clear_error(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         calibration.load(tmp_path / "none.json")
     assert calibration.load() == {}  # no default file: auto-calibration
+
+
+def test_sensor_settings_file():
+    from aego.sensors import settings
+
+    assert settings.load() == MixConfig()  # no file: CONTRACT defaults
+    path = settings.default_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('[wrists]\nids = ["left", "right"]\ntimeout_s = 0.3\n[wrist]\nrange_deg = 60\n'
+                    '[wrist.right]\naxis = [0, 1, 0]\nsign = -1\n')
+    mix = settings.load()
+    assert mix.wrist_ids == ("left", "right") and mix.timeout_s == 0.3
+    assert mix.wrist.range_pos_deg == 60.0 and mix.per_wrist["right"].axis == (0.0, 1.0, 0.0)
+    assert mix.per_wrist["right"].sign == -1.0 and mix.per_wrist["right"].range_neg_deg == 60.0
+    from dataclasses import replace
+
+    m = RewardMixer(replace(mix, neutral={"right": IDENTITY}))
+    for i in range(200):  # right wrist turned 30° about its y axis: counts, with its sign flipped
+        m.sample(ImuSample("right", "aego", i / 200, quat=from_axis_angle((0.0, 1.0, 0.0), math.radians(30.0))))
+    assert m.reward(1.0)[0] == pytest.approx(-(30 - 4) / (60 - 4), abs=0.01)
+    m.sample(ImuSample("other", "aego", 1.0, quat=IDENTITY))
+    assert m.unknown("other")  # ids configured: anything else is not a wrist
+    for bad in ('[wrist]\naxis = [0, 0, 0]\n', '[wrist]\nwhat = 1\n', '[wrists]\nids = [1]\n', 'not toml ['):
+        path.write_text(bad)
+        with pytest.raises(UsageError, match="sensors.toml"):
+            settings.load()

@@ -42,9 +42,10 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from aego.errors import UsageError
-    from aego.sensors import calibration
+    from aego.sensors import calibration, settings
     from aego.sensors.hub import InputConfig, InputHub
 
+    mix = settings.load()  # axes and signs per wrist, before anything starts
     hub = InputHub(InputConfig(listen=args.osc_listen, serial=list(args.serial), forward_samples=True))
     hub.start()
     say = print
@@ -73,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         if len(qs) < 3 or len(turns.get(sid, [])) < 3:
             print(f"{sid}: too few samples, not calibrated (is it sending steadily?)", file=sys.stderr)
             continue
-        wrists[sid] = calibration.compute(qs, turns[sid])
+        cfg = mix.per_wrist.get(sid, mix.wrist)
+        wrists[sid] = calibration.compute(qs, turns[sid], cfg.axis, cfg.sign)
     if not wrists:
         raise UsageError("no sensor sent enough data during the calibration; check the sensors and try again")
     saved = {**_previous(calibration, args.output), **wrists}
