@@ -198,5 +198,5 @@ def test_sensor_settings_file():
     assert m.unknown("other")  # ids configured: anything else is not a wrist
     for bad in ('[wrist]\naxis = [0, 0, 0]\n', '[wrist]\nwhat = 1\n', '[wrists]\nids = [1]\n', 'not toml ['):
         path.write_text(bad)
-        with pytest.raises(UsageError, match="sensors.toml"):
+        with pytest.raises(UsageError, match=r"sensors\.toml"):
             settings.load()
