@@ -106,7 +106,7 @@ class SpectrogramStyle:
     log_frequency: bool = True
     fmin: float = 40.0
     fmax: float | None = None
-    range_db: float = 70.0
+    range_db: float = 60.0
     reference: float | None = None
     min_top_db: float = 0.0
     release_db: float = 0.02
@@ -155,7 +155,7 @@ class SpectrogramRenderer:
         self.set_colormap(self.style.colormap)
         self.configure(bins, sample_rate)
         self.text = OverlayText(ctx, anchor="top-left") if overlay else None
-        self.legend = OverlayText(ctx, anchor="bottom-left", backdrop=0.35) if overlay else None
+        self.legend = OverlayText(ctx, anchor="bottom-left", backdrop=0.6) if overlay else None
         self.map = PathMap(ctx) if path_map else None
         self.state = OverlayState()
 

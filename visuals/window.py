@@ -41,6 +41,9 @@ class VisualsConfig:
         sample_rate: Hz of the spectrum frames (for the frequency axis).
         bins: bins of the spectrum frames (frames with another size reconfigure the picture).
         vsync: wait for the display's refresh when showing a frame (no tearing on a projector).
+        max_fps: with a window, :meth:`Visuals.frame` returns no sooner than ``1 / max_fps`` after the
+            previous frame, so a loop paced by it never spins (where vsync is unavailable, e.g. Xvfb,
+            or off) and leaves the CPU to the audio.
         style: the spectrogram's look.
     """
 
@@ -54,6 +57,7 @@ class VisualsConfig:
     sample_rate: float = 22050.0
     bins: int = 1025
     vsync: bool = True
+    max_fps: float = 60.0
     style: SpectrogramStyle = field(default_factory=SpectrogramStyle)
 
 
@@ -131,6 +135,7 @@ class Visuals:
         self._png_index = 0
         self._events: list[dict] = []
         self._map: tuple | None = None
+        self._last_flip = 0.0
         if self.config.frames_dir is not None:
             folder = Path(self.config.frames_dir)
             try:
@@ -267,12 +272,21 @@ class Visuals:
                 if capture:
                     self._capture(now)
                 self._pygame.display.flip()
+                self._pace()
             elif capture:
                 self.renderer.render(self._target.fbo)
                 self._capture(now)
         except Exception as exc:  # a bad frame or a GL failure must not end the performance
             self._log_error(f"visuals: {type(exc).__name__}: {exc}")
         return events
+
+    def _pace(self) -> None:
+        """Sleep out the rest of the frame period (no-op when vsync already waited for the display)."""
+        period = 1.0 / self.config.max_fps if self.config.max_fps > 0 else 0.0
+        wait = self._last_flip + period - time.monotonic()
+        if 0 < wait <= period:
+            time.sleep(wait)
+        self._last_flip = time.monotonic()
 
     def _capture(self, now: float) -> None:
         from aego.visuals.headless import read_rgb
