@@ -7,6 +7,7 @@ PACKAGES=(
   fluidsynth fluid-soundfont-gm      # the instrument dataset (FluidR3_GM.sf2)
   timgm6mb-soundfont                 # a second GM soundfont for held-out instrument tests
   libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 xvfb   # OpenGL offscreen (EGL) and a virtual display
+  fonts-dejavu-core                  # the monospace face of the visuals overlay (DejaVu Sans Mono)
   jackd2                             # real-time audio server (dummy driver in tests)
   liblo-tools                        # oscsend / oscdump: an independent OSC implementation
   socat                              # pseudo-terminal pairs for serial sensor tests
