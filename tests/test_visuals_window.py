@@ -81,6 +81,7 @@ class X11:
         self.x.XFlush.argtypes = [ctypes.c_void_p]
         self.x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
         self.x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        self.x.XResizeWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_uint, ctypes.c_uint]
         self.xtst.XTestFakeKeyEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
         self.dpy = self.x.XOpenDisplay(display.encode())
         assert self.dpy, f"cannot open {display}"
@@ -93,6 +94,10 @@ class X11:
         code = self.x.XKeysymToKeycode(self.dpy, self.x.XStringToKeysym(name.encode()))
         assert code, f"no keycode for {name}"
         self.xtst.XTestFakeKeyEvent(self.dpy, code, 1 if down else 0, 0)
+        self.x.XFlush(self.dpy)
+
+    def resize(self, window: int, width: int, height: int) -> None:
+        self.x.XResizeWindow(self.dpy, window, width, height)
         self.x.XFlush(self.dpy)
 
     def close_window(self, window: int) -> None:
@@ -175,6 +180,42 @@ def test_the_window_shows_the_spectrogram_and_text_and_returns_keys_and_quit(xvf
     picture = read_png(pngs[-1])
     assert picture.shape == (360, 640, 3)
     assert picture[:, -5:].sum() > 0  # the spectrum is in the saved frame too
+
+
+def test_resizing_the_window_resizes_the_picture_and_full_screen_covers_the_display(xvfb):
+    import pygame
+
+    visuals = Visuals(VisualsConfig(size=(320, 200)))
+    ok, reason = visuals.open()
+    assert ok, reason
+    x11 = X11(xvfb)
+    try:
+        visuals.frame(spectra(5, 300), OverlayState(section="one"))
+        x11.resize(pygame.display.get_wm_info()["window"], 480, 300)
+        deadline = time.monotonic() + 10
+        while visuals.renderer.width != 480 and time.monotonic() < deadline:
+            visuals.frame(None, None)
+        assert (visuals.renderer.width, visuals.renderer.height) == (480, 300)
+        visuals.frame(spectra(5, 300), None)
+        shot = visuals.screenshot()
+        assert shot.shape == (300, 480, 3)
+        lit = np.flatnonzero((shot.astype(int).sum(axis=2) > 60)[50:100].any(axis=0))  # 3.2 kHz: row 66
+        assert lit.max() == 479 and lit.min() == 480 - 10  # the five older frames kept, five new ones
+        visuals.set_colormap("viridis")
+        assert visuals.screenshot()[299, 0].tolist() == [68, 1, 84]  # viridis' floor colour, lower left
+        with pytest.raises(UsageError):
+            visuals.set_colormap("nope")
+    finally:
+        x11.close()
+        visuals.close()
+    visuals = Visuals(VisualsConfig(fullscreen=True))
+    ok, reason = visuals.open()
+    assert ok, reason
+    try:
+        assert "800×600" in reason
+        assert visuals.screenshot().shape == (600, 800, 3)
+    finally:
+        visuals.close()
 
 
 def test_a_display_that_does_not_exist_is_reported_not_fatal(xvfb):

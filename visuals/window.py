@@ -11,6 +11,7 @@ on the engine or the agent; PNG files are compressed on a worker thread.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import threading
@@ -244,6 +245,15 @@ class Visuals:
         self._map = (points, rest)
         if self.renderer is not None:
             self.renderer.set_map(points, rest)
+
+    def set_colormap(self, name: str) -> None:
+        """Switch the colour map (a name from :data:`aego.visuals.colormaps.COLORMAPS`; others raise UsageError)."""
+        from aego.visuals.colormaps import colormap
+
+        colormap(name)  # refuses an unknown name even before the window opens
+        self.config = dataclasses.replace(self.config, style=dataclasses.replace(self.config.style, colormap=name))
+        if self.renderer is not None:
+            self.renderer.set_colormap(name)
 
     def frame(self, columns: np.ndarray | None, overlay: OverlayState | None) -> list[KeyEvent]:
         """Draw one frame.
