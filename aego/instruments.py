@@ -216,6 +216,7 @@ class NoteRenderer:
                 "install fluid-soundfont-gm (make setup) or pass --soundfont PATH.sf2"
             )
         self._program: int | None = None
+        self._rendered = 0  # samples rendered so far, to keep notes on block boundaries
 
     def __enter__(self) -> NoteRenderer:
         return self
@@ -251,9 +252,11 @@ class NoteRenderer:
         sustain = self._samples(self.hold_samples)
         self._synth.noteoff(chan, note.pitch)
         tail = self._samples(self.release_samples)
-        # Cut whatever still sounds so the next note starts from silence.
+        # Cut whatever still sounds so the next note starts from silence, and realign to FluidSynth's
+        # 64-sample block: events take effect at the next block, so every note must start on a block
+        # boundary to come out sample-identical whatever was rendered before it.
         self._synth.all_sounds_off(chan)
-        self._samples(256)
+        self._samples(256 + (-(self._rendered + 256)) % 64)
         return np.concatenate([sustain, tail])
 
     def _samples(self, n: int) -> np.ndarray:
@@ -265,4 +268,5 @@ class NoteRenderer:
         )
         if status != 0:
             raise RuntimeError("fluid_synth_write_float failed")
+        self._rendered += n
         return 0.5 * (left + right)
