@@ -14,6 +14,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aego.commands._pending import pending
+    from aego.runner import run_mode
 
-    return pending("perform")
+    return run_mode(args, "perform")

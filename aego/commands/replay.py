@@ -13,6 +13,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aego.commands._pending import pending
+    import sys
 
-    return pending("replay")
+    from aego.replay import replay
+
+    figures = replay(args.session, args.output, progress=sys.stderr.isatty())
+    print(f"{args.output}: {figures['seconds']:.1f} s at {figures['sample_rate']} Hz, "
+          f"{len(figures['sections'])} sections, {figures['targets']} positions")
+    return 0
