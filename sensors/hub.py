@@ -208,7 +208,10 @@ def _serve(config: InputConfig, conn: Any, shared: Any) -> None:
             for key, _ in sel.select(max(0.0, min(next_tick, next_status) - now)):
                 if key.data == "osc":
                     for data, sender, t in receiver.drain():
-                        pipeline.datagram(data, sender, t, receiver.allowed(sender[0]))
+                        try:
+                            pipeline.datagram(data, sender, t, receiver.allowed(sender[0]))
+                        except Exception as exc:  # a bug must cost one datagram, not the input process
+                            pipeline.internal_error(exc, time.monotonic())
                 elif key.data == "wake":
                     with contextlib.suppress(BlockingIOError):
                         wake_r.recv(4096)
@@ -217,16 +220,19 @@ def _serve(config: InputConfig, conn: Any, shared: Any) -> None:
                             kind, payload = inbox.get_nowait()
                         except queue.Empty:
                             break
-                        if kind == "line":
-                            pipeline.serial_line(*payload)
-                        elif kind == "event":
-                            pipeline.event(payload)
-                        elif kind == "osc":
-                            pipeline.message(payload[0], payload[1], payload[2], time.monotonic())
-                        elif kind == "serial":
-                            pipeline.serial_line(payload[1], payload[0], time.monotonic())
-                        else:
-                            pipeline.counters["malformed"] += 1
+                        try:
+                            if kind == "line":
+                                pipeline.serial_line(*payload)
+                            elif kind == "event":
+                                pipeline.event(payload)
+                            elif kind == "osc":
+                                pipeline.message(payload[0], payload[1], payload[2], time.monotonic())
+                            elif kind == "serial":
+                                pipeline.serial_line(payload[1], payload[0], time.monotonic())
+                            else:
+                                pipeline.counters["malformed"] += 1
+                        except Exception as exc:
+                            pipeline.internal_error(exc, time.monotonic())
                 else:
                     try:
                         if conn.recv() == "stop":
@@ -288,6 +294,10 @@ class InputHub:
         self.info: dict[str, bool] = {}
         self._dropped_main = 0
         self._stopped = threading.Event()
+        self._base_counters: dict[str, int] = {}  # totals of input processes that ended
+        self._running = False
+        self._last_restart = 0.0
+        self.restarts = 0
 
     def start(self, timeout: float = 20.0) -> None:
         """Start the input process; returns once it listens. UsageError if it cannot."""
@@ -301,6 +311,10 @@ class InputHub:
             warning = listen_warning(self.config.listen[0])
             if warning and not self.config.allow:
                 print(warning, file=sys.stderr)
+        self._launch(timeout)
+        self._running = True
+
+    def _launch(self, timeout: float) -> None:
         ctx = mp.get_context("spawn")  # fork would copy the main process's threads' locks (torch, audio)
         self._conn, child = ctx.Pipe(duplex=True)
         self._shared = ctx.RawArray("d", 4)
@@ -320,11 +334,38 @@ class InputHub:
             self.stop()
             raise UsageError(msg[1])
         self.address, self.rcvbuf, self.info = msg[1], msg[2], msg[3]
-        self._reader = threading.Thread(target=self._read, name="aego-input-reader", daemon=True)
+        self._stopped = threading.Event()
+        self._reader = threading.Thread(target=self._read, args=(self._conn, self._stopped),
+                                        name="aego-input-reader", daemon=True)
         self._reader.start()
 
-    def _read(self) -> None:
-        conn = self._conn
+    def _restart_if_dead(self) -> None:
+        """The input process should never die; if it does (killed, a crash in a library), start another
+        one, at most once a second, so the stage never needs a restart."""
+        if not self._running or self._proc is None or self._proc.is_alive():
+            return
+        now = time.monotonic()
+        if now - self._last_restart < 1.0:
+            return
+        self._last_restart = now
+        code = self._proc.exitcode
+        for k, v in self._counters.items():
+            self._base_counters[k] = self._base_counters.get(k, 0) + v
+        self._counters = {}
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self.restarts += 1
+        self._pending.append(SensorEvent("input", "error", now, f"the input process ended (exit code {code}); "
+                                                                 "restarting it"))
+        if self.config.listen is not None and self.address is not None:
+            self.config.listen = (self.config.listen[0], self.address[1])  # same port as before
+        try:
+            self._launch(10.0)
+            self._pending.append(SensorEvent("input", "port", time.monotonic(), "input process restarted"))
+        except UsageError as exc:
+            self._pending.append(SensorEvent("input", "error", time.monotonic(), f"restart failed: {exc}"))
+
+    def _read(self, conn: Any, stopped: threading.Event) -> None:
         while True:
             try:
                 msg = conn.recv()
@@ -345,10 +386,11 @@ class InputHub:
                 self._counters, self._status, self._reward, self._publish_latency = msg[1], msg[2], msg[3], msg[4]
             elif kind == "stopped":
                 break
-        self._stopped.set()
+        stopped.set()
 
     def poll(self) -> list[Event | ImuSample]:
         """Every event that arrived since the last call, oldest first."""
+        self._restart_if_dead()
         out = []
         pending = self._pending
         while pending:
@@ -357,8 +399,11 @@ class InputHub:
 
     def counters(self) -> dict[str, int]:
         """The input counters (see :mod:`aego.sensors.pipeline`), as of the last status (≤ 0.2 s old)."""
-        c = dict(self._counters)
+        c = dict(self._base_counters)
+        for k, v in self._counters.items():
+            c[k] = c.get(k, 0) + v
         c["dropped"] = c.get("dropped", 0) + self._dropped_main
+        c["restarts"] = self.restarts
         return c
 
     def sensors(self) -> list[dict]:
@@ -408,6 +453,7 @@ class InputHub:
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop the input process (final counters are kept)."""
+        self._running = False
         if self._proc is None:
             return
         with contextlib.suppress(Exception):

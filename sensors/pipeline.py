@@ -13,6 +13,7 @@ Counters (``counters``):
     ignored    known addresses whose data is not used (an R-IoT's accelerometer ...), unknown serial text
     samples    sensor readings used
     controls   controls and OSC rewards delivered
+    errors     inputs lost to an internal error (a bug: reported once per kind, the process goes on)
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class InputPipeline:
         self.recorder = recorder
         self.forward_samples = forward_samples
         self.counters = dict.fromkeys(
-            ("received", "messages", "malformed", "unknown", "dropped", "ignored", "samples", "controls"), 0)
+            ("received", "messages", "malformed", "unknown", "dropped", "ignored", "samples", "controls",
+             "errors"), 0)
         self._out: list[Event | ImuSample] = []
         self._reported: set[str] = set()
         self._wrist_t: float | None = None  # receive time of the newest wrist sample not yet in a reward
@@ -122,6 +124,11 @@ class InputPipeline:
         if self.recorder is not None:
             self.recorder.serial(t, port_id, line)
         self._sample(item)
+
+    def internal_error(self, exc: BaseException, t: float) -> None:
+        """Count an unexpected failure on one input (a bug, not bad input) and report it once per kind."""
+        self.counters["errors"] += 1
+        self._report_once(f"error:{type(exc).__name__}", "input", "error", f"internal error: {exc!r}", t)
 
     def dropped(self, n: int = 1) -> None:
         """Count input lost before it reached the pipeline (over-long serial lines ...)."""

@@ -264,3 +264,20 @@ def test_bad_start_is_a_clear_error(tmp_path):
         InputHub(InputConfig(listen=None, replay=str(junk))).start()
     with pytest.raises(UsageError, match="does not exist"):
         InputHub(InputConfig(listen=None, replay=str(tmp_path / "none.jsonl"))).start()
+
+
+def test_input_process_restarts_by_itself(make_hub, sender):
+    import signal
+
+    hub = make_hub()
+    sender.sendto(msg("/aego/reward", 0.1), hub.address)
+    collect(hub, lambda evs: any(isinstance(e, Reward) for e in evs))
+    port = hub.address[1]
+    os.kill(hub._proc.pid, signal.SIGKILL)  # worst case: the input process is gone
+    events = collect(hub, lambda evs: any(getattr(e, "detail", "") == "input process restarted" for e in evs))
+    assert any(isinstance(e, SensorEvent) and e.state == "error" for e in events)
+    assert hub.address[1] == port  # the sensors keep sending to the same port
+    sender.sendto(msg("/aego/reward", 0.2), hub.address)
+    back = collect(hub, lambda evs: any(isinstance(e, Reward) for e in evs))
+    assert [e.value for e in back if isinstance(e, Reward)] == [pytest.approx(0.2)]
+    assert hub.counters()["restarts"] == 1
