@@ -4,10 +4,11 @@ sensor events out; every bad input counted, and each kind of bad input reported 
 Runs inside the input process (see :mod:`aego.sensors.hub`), driven by one loop; not thread-safe.
 
 Counters (``counters``):
-    received   datagrams and serial lines taken in
-    messages   OSC messages in them
-    malformed  datagrams that are not OSC; messages and lines of a known format with bad values
+    received   OSC datagrams taken in
+    messages   OSC messages in them (and replayed ones)
+    malformed  datagrams that are not OSC; messages of a known format with bad values
                (NaN, zero-norm quaternion, angles out of range, wrong argument types or count)
+    serial_lines, serial_malformed   the same for serial lines (binary noise, bad values)
     unknown    messages to unknown addresses; samples from sensors that are not wrists
     dropped    datagrams from senders not in the allow list; serial lines over 1 kB
     ignored    known addresses whose data is not used (an R-IoT's accelerometer ...), unknown serial text
@@ -42,7 +43,7 @@ class InputPipeline:
         self.forward_samples = forward_samples
         self.counters = dict.fromkeys(
             ("received", "messages", "malformed", "unknown", "dropped", "ignored", "samples", "controls",
-             "errors"), 0)
+             "errors", "serial_lines", "serial_malformed"), 0)
         self._out: list[Event | ImuSample] = []
         self._reported: set[str] = set()
         self._wrist_t: float | None = None  # receive time of the newest wrist sample not yet in a reward
@@ -106,11 +107,11 @@ class InputPipeline:
 
     def serial_line(self, line: bytes, port_id: str, t: float) -> None:
         """One complete line from a serial port."""
-        self.counters["received"] += 1
+        self.counters["serial_lines"] += 1
         try:
             item = parse_line(line, port_id, t)
         except InvalidMessageError as exc:
-            self.counters["malformed"] += 1
+            self.counters["serial_malformed"] += 1
             self._report_once(f"invalid:{exc.sensor_id}:{exc.key}", exc.sensor_id, "invalid", f"dropped: {exc}", t)
             return
         if item is None:

@@ -147,7 +147,7 @@ def test_serial_imu_through_a_pty(pty, hub_on):
     while hub.counters().get("dropped", 0) < 1 and time.monotonic() < end:
         time.sleep(0.05)
     c = hub.counters()
-    assert c["malformed"] >= 1 and c["dropped"] == 1 and c["samples"] == 4
+    assert c["serial_malformed"] >= 1 and c["dropped"] == 1 and c["samples"] == 4 and c["serial_lines"] >= 5
     assert c["lost_serial_lines"] == 3
     assert hub.alive
 
