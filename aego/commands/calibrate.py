@@ -91,6 +91,6 @@ def _previous(calibration, output: str | None) -> dict:
     from aego.errors import UsageError
 
     try:
-        return calibration.load(output) if output is None else {}
+        return calibration.load(output)
     except UsageError:
         return {}
