@@ -361,7 +361,8 @@ class Runner:
         no_device = type(exc).__name__ == "DeviceUnavailable"
         if isinstance(exc, UsageError):
             raise exc
-        if not no_device:
+        fallback = cfg.mode == "play" and cfg.audio == "default" and isinstance(exc, RuntimeError | OSError)
+        if not (no_device or fallback):
             raise UsageError(f"the synthesis engine did not start ({exc})") from None
         if cfg.mode != "play" or cfg.audio != "default":
             raise UsageError(f"the audio output '{cfg.audio}' cannot be opened ({exc}); choose another with "
