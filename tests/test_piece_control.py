@@ -45,7 +45,7 @@ def test_osc_controls_and_stop(tmp_path: Path):
             subprocess.run(["oscsend", "127.0.0.1", str(port), "/aego/stop"], check=True, timeout=10)
         else:
             osc.send_message("/aego/stop", [])
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -80,7 +80,7 @@ def test_sigterm_ends_cleanly_and_seed_repeats(tmp_path: Path):
             proc.wait()
     assert proc.returncode == 0, err
     s = summary(log)
-    assert SUMMARY_KEYS <= set(s) and s["ended_by"] == "signal"
+    assert set(s) >= SUMMARY_KEYS and s["ended_by"] == "signal"
     # the same seed, another run (at another time scale): the same first moves
     other = tmp_path / "other"
     out = run("play", other, "--score", "aego", "--seed", "1", "--duration", "2")
@@ -93,7 +93,6 @@ def test_sigterm_ends_cleanly_and_seed_repeats(tmp_path: Path):
 
 def test_play_without_device_or_display_writes_audio_and_says_so(tmp_path: Path):
     import soundfile as sf
-
     from piece_support import env, space_args
 
     log = tmp_path / "session"
