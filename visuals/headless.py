@@ -39,6 +39,24 @@ def create_headless_context():
     return ctx
 
 
+def release_current_egl() -> None:
+    """Leave no EGL context current on this thread.
+
+    With libglvnd a thread whose current context is EGL cannot make a GLX context current (the X
+    server answers BadAccess and Xlib ends the process); a window opened after offscreen drawing in
+    the same thread needs this first. Harmless when EGL is absent or nothing is current.
+    """
+    import ctypes
+
+    try:
+        egl = ctypes.CDLL("libEGL.so.1")
+    except OSError:
+        return
+    egl.eglGetCurrentContext.restype = ctypes.c_void_p
+    if egl.eglGetCurrentContext():
+        egl.eglReleaseThread()
+
+
 class OffscreenTarget:
     """A colour framebuffer of a given size to render into and read back.
 

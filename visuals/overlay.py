@@ -200,6 +200,10 @@ class OverlayText:
     overlay is the number of pixels it covers, and a ragged block covers far fewer than a rectangle.
     The texture is sampled texel for pixel (nearest, whole-pixel positions): crisp and cheap.
 
+    With an opaque backdrop (``backdrop=1``, the default) the lines are copied with framebuffer blits,
+    a memory copy on Mesa's CPU renderer; a translucent backdrop is blended by a shader, which costs
+    more the more pixels the text covers.
+
     Args:
         ctx: a moderngl context.
         anchor: ``top-left`` or ``bottom-left``.
@@ -208,7 +212,9 @@ class OverlayText:
     """
 
     def __init__(self, ctx, anchor: str = "top-left", colour: tuple[int, int, int] = TEXT_COLOUR,
-                 backdrop: float = 0.5) -> None:
+                 backdrop: float = 1.0) -> None:
+        from aego.visuals.gl import Blitter
+
         pygame = import_pygame()
         if anchor not in ("top-left", "bottom-left"):
             raise ValueError(f"anchor must be top-left or bottom-left, not {anchor!r}")
@@ -228,6 +234,9 @@ class OverlayText:
         self._lines: tuple[str, ...] = ()
         self._drawn: tuple[tuple[str, ...], int] | None = None
         self._texture = None
+        self._texture_fbo = None
+        self._blitter = Blitter() if backdrop >= 1.0 else None
+        self._rects: list[tuple[int, int, int, int]] = []  # each line's box in the block, y down
         self._size = (0, 0)
         self.renders = 0  # how many times the texture was rebuilt (tests and benchmarks read it)
 
@@ -274,19 +283,22 @@ class OverlayText:
             canvas.blit(surface, (pad, pad + i * line_h))
         data = pygame.image.tobytes(canvas, "RGBA", True)  # flipped: GL rows go bottom-up
         if self._texture is None or self._size != (width, height):
-            if self._texture is not None:
-                self._texture.release()
+            self._release_texture()
             self._texture = self.ctx.texture((width, height), 4, data)
             self._texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            if self._blitter is not None and self._blitter.available:
+                self._texture_fbo = self.ctx.framebuffer(color_attachments=[self._texture])
             self._size = (width, height)
         else:
             self._texture.write(data)
+        self._rects = []
         # One quad (two triangles) a line; the first and last lines also cover the padding.
         quads = []
         for i, w in enumerate(widths):
             y0 = 0 if i == 0 else pad + i * line_h
             y1 = height if i == len(widths) - 1 else pad + (i + 1) * line_h
             x0, x1 = 0, w
+            self._rects.append((x0, y0, x1, y1))
             u0, u1 = x0 / width, x1 / width
             v0, v1 = 1 - y0 / height, 1 - y1 / height
             quads += [x0, y0, u0, v0, x1, y0, u1, v0, x0, y1, u0, v1,
@@ -302,8 +314,16 @@ class OverlayText:
         self._vertices = len(widths) * 6
         self.renders += 1
 
-    def render(self, fb_size: tuple[int, int]) -> tuple[int, int, int, int] | None:
-        """Draw the text into the bound framebuffer of ``fb_size`` (width, height) pixels.
+    def _release_texture(self) -> None:
+        if self._texture_fbo is not None:
+            self._texture_fbo.release()
+            self._texture_fbo = None
+        if self._texture is not None:
+            self._texture.release()
+            self._texture = None
+
+    def render(self, fb_size: tuple[int, int], fbo=None) -> tuple[int, int, int, int] | None:
+        """Draw the text into ``fbo`` (or, for a translucent backdrop, the bound framebuffer) of ``fb_size`` pixels.
 
         Returns:
             The block's bounding rectangle, ``(x, y, width, height)`` in pixels from the top-left, or ``None``.
@@ -320,6 +340,15 @@ class OverlayText:
         margin = max(6, fb_size[1] // 60)
         width, height = self._size
         y = margin if self.anchor == "top-left" else fb_size[1] - margin - height
+        if self._texture_fbo is not None and fbo is not None:
+            fb_h = fb_size[1]
+            for x0, y0, x1, y1 in self._rects:
+                # GL counts rows from the bottom, in the texture (flipped on upload) and in the target.
+                self._blitter.blit(self._texture_fbo.glo, fbo.glo, (x0, height - y1, x1, height - y0),
+                                   (margin + x0, fb_h - (y + y1), margin + x1, fb_h - (y + y0)))
+            self._blitter.restore(fbo.glo)
+            fbo.use()
+            return (margin, y, width, height)
         self._program["u_origin"].value = (float(margin), float(y))
         self._program["u_fb"].value = (float(fb_size[0]), float(fb_size[1]))
         self._program["u_texture"].value = 0
@@ -331,9 +360,7 @@ class OverlayText:
         return (margin, y, width, height)
 
     def release(self) -> None:
-        if self._texture is not None:
-            self._texture.release()
-            self._texture = None
+        self._release_texture()
         if self._vao is not None:
             self._vao.release()
             self._vbo.release()

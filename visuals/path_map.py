@@ -108,9 +108,13 @@ class PathMap:
     """
 
     def __init__(self, ctx, history: int = 240) -> None:
-        from aego.visuals.gl import TexturedQuad
+        from aego.visuals.gl import Blitter, TexturedQuad
 
         self.ctx = ctx
+        self._blitter = Blitter()
+        self._panel = None
+        self._panel_fbo = None
+        self._panel_side = 0
         self.history = history
         self._quad = TexturedQuad(ctx)
         self._program = ctx.program(vertex_shader=PATH_VERTEX, fragment_shader=PATH_FRAGMENT)
@@ -121,13 +125,13 @@ class PathMap:
         self._vertices = 0
         self._drawn_rect: tuple | None = None
         self._density = np.zeros((DENSITY_SIZE, DENSITY_SIZE), np.float32)
-        self._texture = None
+        self._has_points = False
         self._rest = (0.5, 0.5)
         self._dirty = False
 
     @property
     def has_points(self) -> bool:
-        return self._texture is not None
+        return self._has_points
 
     def set_points(self, points: np.ndarray | None, rest: tuple[float, float] = (0.5, 0.5)) -> None:
         """The trained points of the active projection, ``(n, 2)`` normalised; ``None`` hides the map.
@@ -135,21 +139,14 @@ class PathMap:
         Args:
             rest: where a 1-D walk sits on the axes it does not explore (normalised coordinates).
         """
-        if self._texture is not None:
-            self._texture.release()
-            self._texture = None
+        self._release_panel()
+        self._has_points = False
         self._count = 0
         self._rest = rest
         if points is None:
             return
         self._density = density_image(points)
-        # A faint blue-grey for trained zones, black where nothing was trained.
-        rgba = np.zeros((DENSITY_SIZE, DENSITY_SIZE, 4), np.uint8)
-        rgba[..., 0] = (70 * self._density).astype(np.uint8)
-        rgba[..., 1] = (110 * self._density).astype(np.uint8)
-        rgba[..., 2] = (150 * self._density).astype(np.uint8)
-        rgba[..., 3] = 200
-        self._texture = self.ctx.texture((DENSITY_SIZE, DENSITY_SIZE), 4, rgba.tobytes())
+        self._has_points = True  # the panel itself is drawn at the size of the next render
 
     def density_at(self, position: tuple[float, ...]) -> float:
         """How trained the zone at ``position`` is, ``[0, 1]`` (0: nothing was trained near it)."""
@@ -172,16 +169,50 @@ class PathMap:
         self._count += 1
         self._dirty = True
 
-    def render(self, fb_size: tuple[int, int]) -> tuple[int, int, int, int] | None:
-        """Draw the map in the bottom-right corner; returns its rectangle (pixels, from the top-left)."""
+    def _release_panel(self) -> None:
+        if self._panel_fbo is not None:
+            self._panel_fbo.release()
+            self._panel_fbo = None
+        if self._panel is not None:
+            self._panel.release()
+            self._panel = None
+        self._panel_side = 0
+
+    def _make_panel(self, side: int) -> None:
+        """The trained-zone picture at its size on screen, opaque, so it can be copied with a blit."""
+        from scipy.ndimage import zoom
+
+        self._release_panel()
+        dens = np.clip(zoom(self._density, side / DENSITY_SIZE, order=1)[:side, :side], 0, 1)
+        rgb = np.empty((side, side, 4), np.float32)
+        for c, (dark, full) in enumerate(((10, 70), (12, 110), (16, 150))):
+            rgb[..., c] = dark + (full - dark) * dens
+        rgb[..., 3] = 255
+        edge = (60, 60, 66, 255)
+        rgb[0, :], rgb[-1, :], rgb[:, 0], rgb[:, -1] = edge, edge, edge, edge
+        self._panel = self.ctx.texture((side, side), 4, rgb.astype(np.uint8).tobytes())
+        if self._blitter.available:
+            self._panel_fbo = self.ctx.framebuffer(color_attachments=[self._panel])
+        self._panel_side = side
+
+    def render(self, fb_size: tuple[int, int], fbo=None) -> tuple[int, int, int, int] | None:
+        """Draw the map in the bottom-right corner of ``fbo`` (bound); returns its rectangle (pixels, top-left)."""
         import moderngl
 
-        if self._texture is None:
+        if not self._has_points:
             return None
         side = max(64, fb_size[1] // 4)
         margin = max(6, fb_size[1] // 60)
         rect = (fb_size[0] - side - margin, fb_size[1] - side - margin, side, side)
-        self._quad.draw(self._texture, rect, fb_size)
+        if side != self._panel_side:
+            self._make_panel(side)
+        if self._panel_fbo is not None and fbo is not None:
+            x0, y0 = rect[0], fb_size[1] - rect[1] - side  # GL rows count from the bottom
+            self._blitter.blit(self._panel_fbo.glo, fbo.glo, (0, 0, side, side), (x0, y0, x0 + side, y0 + side))
+            self._blitter.restore(fbo.glo)
+            fbo.use()
+        else:
+            self._quad.draw(self._panel, rect, fb_size)
         n = min(self._count, self.history)
         if not n:
             return rect
@@ -202,8 +233,7 @@ class PathMap:
         return rect
 
     def release(self) -> None:
-        if self._texture is not None:
-            self._texture.release()
+        self._release_panel()
         self._vao.release()
         self._vbo.release()
         self._program.release()

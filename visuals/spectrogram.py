@@ -35,6 +35,7 @@ void main() {
 
 # Shades columns of the colour ring from the same columns of the level ring. A screen row may span
 # several bins at the top of a log axis; taking the maximum over them keeps narrow partials visible.
+# The column of the level ring is the fragment's own column (both rings share their write position).
 COLUMN_FRAGMENT = """
 #version 330
 uniform sampler2D u_levels;    // width: columns (time), height: bins; dB of linear magnitude
@@ -58,11 +59,19 @@ void main() {
     float u = (floor(gl_FragCoord.x) + 0.5) / u_columns;
     float b0 = bin_at((gl_FragCoord.y - 0.5) / u_height);
     float b1 = bin_at((gl_FragCoord.y + 0.5) / u_height);
-    int taps = clamp(int(ceil(b1 - b0)), 1, 24);
-    float db = -1.0e9;
-    for (int i = 0; i < taps; i++) {
-        float b = mix(b0, b1, (float(i) + 0.5) / float(taps));
-        db = max(db, texture(u_levels, vec2(u, (b + 0.5) / u_bins)).r);
+    int first = int(ceil(b0));
+    int last = min(int(ceil(b1)) - 1, int(u_bins) - 1);
+    float db;
+    if (last < first) {
+        // Low frequencies: a bin spans several rows; interpolate between bins for a smooth picture.
+        db = texture(u_levels, vec2(u, (0.5 * (b0 + b1) + 0.5) / u_bins)).r;
+    } else {
+        // High frequencies: the row spans bins first..last; the loudest of them counts.
+        db = -1.0e9;
+        int column = int(gl_FragCoord.x);
+        for (int i = first; i <= min(last, first + 63); i++) {
+            db = max(db, texelFetch(u_levels, ivec2(column, i), 0).r);
+        }
     }
     float level = clamp((db - u_floor_db) / u_range_db, 0.0, 1.0);
     f_colour = vec4(texture(u_cmap, vec2((level * 255.0 + 0.5) / 256.0, 0.5)).rgb, 1.0);
@@ -155,7 +164,7 @@ class SpectrogramRenderer:
         self.set_colormap(self.style.colormap)
         self.configure(bins, sample_rate)
         self.text = OverlayText(ctx, anchor="top-left") if overlay else None
-        self.legend = OverlayText(ctx, anchor="bottom-left", backdrop=0.6) if overlay else None
+        self.legend = OverlayText(ctx, anchor="bottom-left") if overlay else None
         self.map = PathMap(ctx) if path_map else None
         self.state = OverlayState()
 
@@ -345,10 +354,10 @@ class SpectrogramRenderer:
             self._scroll_vao.render(mode=self._mgl.TRIANGLE_STRIP)
         size = (w, h)
         if self.map is not None:
-            self.map.render(size)
+            self.map.render(size, fbo)
         if self.text is not None:
-            self.text.render(size)
-            self.legend.render(size)
+            self.text.render(size, fbo)
+            self.legend.render(size, fbo)
 
     def release(self) -> None:
         """Free every GL object this renderer made."""

@@ -173,6 +173,7 @@ class Visuals:
         if not driver and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             return False, "no display (DISPLAY is not set): running without a window"
         import moderngl
+        from aego.visuals.headless import release_current_egl
         from aego.visuals.overlay import import_pygame
 
         pygame = self._pygame = import_pygame()
@@ -186,6 +187,7 @@ class Visuals:
             pygame.display.quit()
             return False, (f"no window: display {number} does not exist "
                            f"(this machine has {count}; use --display 0..{count - 1})")
+        release_current_egl()
         pygame.display.gl_set_attribute(pygame.GL_CONTEXT_MAJOR_VERSION, 3)
         pygame.display.gl_set_attribute(pygame.GL_CONTEXT_MINOR_VERSION, 3)
         pygame.display.gl_set_attribute(pygame.GL_CONTEXT_PROFILE_MASK, pygame.GL_CONTEXT_PROFILE_CORE)
