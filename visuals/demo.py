@@ -83,6 +83,15 @@ def space_walk(space, frames: int, seed: int = 0, frames_per_action: int = 2, st
     return np.asarray(space.decode(latents), np.float32), positions, actions, space.transform
 
 
+def _legend() -> tuple[str, ...]:
+    """The rehearsal key legend as the run shows it."""
+    try:
+        from aego.sensors.keyboard import LEGEND
+    except ImportError:
+        return ("up / down  like / dislike",)
+    return tuple(f"{key}  {meaning}" for key, meaning in LEGEND)
+
+
 def render_demo(path: str, width: int = 1280, height: int = 720, seed: int = 0) -> str:
     """Draw the demonstration picture offscreen (EGL) and save it as a PNG; returns what was walked."""
     from aego.visuals.headless import OffscreenTarget, create_headless_context, write_png
@@ -123,7 +132,7 @@ def render_demo(path: str, width: int = 1280, height: int = 720, seed: int = 0) 
         action=(int(actions[-1, 0]), int(actions[-1, 1])), position=tuple(positions[-1]), reward=0.5,
         reward_source="keyboard", estimates=tuple(estimates), novelty=0.37, sensors="keyboard",
         audio_load=0.18, underflows=0,
-        keys=("left/right  reward -/+   down/up  zone -/+   e  explore   p  pause   m  mute",)))
+        keys=_legend()))
     renderer.render(target.fbo)
     write_png(path, target.read())
     renderer.release()
