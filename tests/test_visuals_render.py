@@ -266,3 +266,48 @@ def test_png_files_round_trip(tmp_path):
     loaded = pygame.image.load(str(path))  # an independent decoder reads it too
     assert loaded.get_size() == (23, 17)
     assert tuple(loaded.get_at((5, 2)))[:3] == tuple(img[2, 5])
+
+
+@pytest.mark.parametrize("backdrop", [1.0, 0.5])
+def test_text_stays_legible_over_a_loud_spectrum_with_an_opaque_or_translucent_band(ctx, backdrop):
+    from aego.visuals.overlay import OverlayText
+
+    r = SpectrogramRenderer(ctx, W * 2, H * 2, BINS, SR, overlay=False, path_map=False)
+    big = OffscreenTarget(ctx, W * 2, H * 2)
+    r.push(np.full((W * 2, BINS), 300.0, np.float32))  # everything at the top: the brightest colour
+    text = OverlayText(ctx, backdrop=backdrop)
+    text.set_lines(["reward   +0.50 keyboard", "z        0.250"])
+    r.render(big.fbo)
+    x, y, w, h = text.render((big.width, big.height), big.fbo)
+    img = big.read().astype(int)
+    block = img[y:y + h, x:x + 40]
+    floor = img[-1, -1].sum()  # the spectrum's colour, outside the text
+    darkest = block.sum(axis=2).min()
+    if backdrop == 1.0:
+        assert darkest == 0  # the band is black
+    else:
+        assert 0 < darkest < 0.7 * floor  # darkened, the spectrum still shows through
+    assert text_pixels(img.astype(np.uint8))[y:y + h, x:x + w].any()
+    assert not text_pixels(img.astype(np.uint8))[y + h + 2:].any()
+    text.release()
+    big.release()
+    r.release()
+
+
+def test_overlay_lines_never_fail_on_odd_values():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    numbers = st.floats(allow_nan=True, allow_infinity=True, width=32)
+
+    @settings(max_examples=200, deadline=None)
+    @given(elapsed=numbers, period=numbers, reward=numbers, novelty=numbers, load=numbers,
+           position=st.lists(numbers, max_size=8), estimates=st.lists(numbers, max_size=17),
+           dims=st.integers(0, 8), step=st.integers(0, 10**9), section=st.text(max_size=30))
+    def check(elapsed, period, reward, novelty, load, position, estimates, dims, step, section):
+        lines = OverlayState(mode="install", elapsed=elapsed, section=section, dims=dims, period=period, step=step,
+                             action=(0, -1), position=tuple(position), reward=reward, estimates=tuple(estimates),
+                             novelty=novelty, audio_load=load).lines()
+        assert lines[0].startswith("ægo") and all(isinstance(line, str) for line in lines)
+
+    check()
