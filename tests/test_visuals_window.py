@@ -243,6 +243,13 @@ def test_without_a_display_the_run_goes_on_and_frames_are_drawn_offscreen(monkey
     pngs = sorted((tmp_path / "f").glob("frame-*.png"))
     assert len(pngs) >= 2
     picture = read_png(pngs[-1])
+    # A second run into the same folder (a resumed session) adds frames after them.
+    again = Visuals(VisualsConfig(window=False, size=(320, 180), frames_dir=str(tmp_path / "f")))
+    again.open()
+    again.frame(spectra(2, 200), OverlayState())
+    again.close()
+    assert sorted((tmp_path / "f").glob("frame-*.png"))[: len(pngs)] == pngs
+    assert len(list((tmp_path / "f").glob("frame-*.png"))) == len(pngs) + 1
     assert picture.shape == (180, 320, 3)
     assert picture[:, -3:].sum() > 0 and picture[:20, :60].max() > 150  # spectrum at the right, text top-left
 

@@ -238,7 +238,11 @@ class Visuals:
 
     def _start_frames(self) -> None:
         if self.config.frames_dir is not None and self._pngs is None:
-            self._pngs = _PngWriter(Path(self.config.frames_dir))
+            folder = Path(self.config.frames_dir)
+            # A resumed run goes on numbering after the frames already there, never over them.
+            numbers = [int(p.stem[6:]) for p in folder.glob("frame-*.png") if p.stem[6:].isdigit()]
+            self._png_index = max(numbers, default=0)
+            self._pngs = _PngWriter(folder)
             self._next_png = time.monotonic()
 
     # -- every frame ---------------------------------------------------------------------------
