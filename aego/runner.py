@@ -466,7 +466,8 @@ class Runner:
             self.pacer.set_period(sec.period)
         self.operator.state.period = sec.period
         self.engine.set_target(latent)
-        self.sections_played.append(sec.name)
+        if not (transition.reason == "resume" and self.sections_played[-1:] == [sec.name]):
+            self.sections_played.append(sec.name)
         assert self.session is not None
         self.session.log("section", name=sec.name, space=getattr(space, "name", sec.space), dims=dims,
                          projection=sec.projection, index=transition.index, reason=transition.reason,
@@ -666,6 +667,7 @@ class Runner:
         cfg = self.config
         next_state = next_summary = time.monotonic()
         next_agent = time.monotonic() + AGENT_EVERY_S
+        saved_rewards = self.rewards
         frame_s = 1 / 60 if self.visuals is not None and self.visuals.window_open else 0.02
         while not self._stop.is_set():
             now = time.monotonic()
@@ -691,7 +693,9 @@ class Runner:
             if now >= next_summary:
                 self.session.write_summary(self.summary())  # type: ignore[union-attr]
                 next_summary = now + SUMMARY_EVERY_S
-            if now >= next_agent:
+            # what the explorer learned is saved within 2 s of a reward, its wandering every 10 s
+            if now >= next_agent or (self.rewards != saved_rewards and now >= next_agent - AGENT_EVERY_S + 2.0):
+                saved_rewards = self.rewards
                 self._save_agent()
                 next_agent = now + AGENT_EVERY_S
             if not (self.visuals is not None and self.visuals.window_open):
