@@ -220,8 +220,7 @@ def parse_and_decode(data: bytes) -> None:
 
 # -- tests -------------------------------------------------------------------------------------------------
 @pytest.mark.timeout(120)
-@FUZZ
-@settings(max_examples=1000)
+@settings(FUZZ, max_examples=1000)
 @given(st.binary(max_size=2000))
 def test_random_bytes_are_dropped_or_parsed(data: bytes) -> None:
     parse_and_decode(data)
@@ -230,8 +229,7 @@ def test_random_bytes_are_dropped_or_parsed(data: bytes) -> None:
 
 
 @pytest.mark.timeout(120)
-@FUZZ
-@settings(max_examples=1000)
+@settings(FUZZ, max_examples=1000)
 @given(mutated_valid())
 def test_mutated_valid_packets_of_every_address(data: bytes) -> None:
     parse_and_decode(data)
