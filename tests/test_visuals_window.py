@@ -7,6 +7,7 @@ import ctypes
 import ctypes.util
 import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -20,6 +21,12 @@ from aego.errors import UsageError
 BINS = 1025
 
 
+def _die_with_parent() -> None:
+    """In the child: end with the test process even if that one dies hard (Xlib exits on some errors)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @pytest.fixture
 def xvfb(monkeypatch):
     """A private X server on a free display number; the environment points SDL at it."""
@@ -27,7 +34,8 @@ def xvfb(monkeypatch):
         pytest.fail("Xvfb is missing: install xvfb (make setup does)")
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent)
     os.close(write_fd)
     number = b""
     deadline = time.monotonic() + 20
