@@ -1,0 +1,663 @@
+"""The synthesis engine: a separate process that turns latent targets into sound, out of reach of the
+rest of the program's Python work.
+
+Processes and data (all exchanges are lock-free shared-memory rings, see :mod:`aego.ring`):
+
+    main process (Engine)            engine process (engine_main)              device process (audio_out)
+    set_target, set_space ... ──cmd ring──▶ synthesis thread: Synth.next_hop ──audio ring──▶ PortAudio callback
+    spectra()  ◀──────────────────spectrum ring── (one frame per analysis hop)
+    events()   ◀──────────────────event ring───── supervisor thread: device lost/back, spaces, errors
+    stats()    ◀──────────────────stats slots ─── (and the device's own counters)
+
+- The main process never blocks on the engine: a command is one record written into a ring (dropped and
+  counted if the engine stopped reading).
+- The synthesis thread keeps the audio ring ``buffer_blocks`` device blocks ahead of the callback and
+  no more (that bounds the control-to-sound latency), running with SCHED_FIFO priority when allowed.
+  Its per-hop work (decode, RTPGHI, inverse FFT, overlap-add) runs in NumPy, numba and scipy code.
+- Space files are loaded on a loader thread; a file that fails leaves the previous space playing.
+- Device outputs live in their own process (:class:`aego.audio_out.DeviceProcess`). When the device is
+  lost (the stream stops, or no callback for a second), the engine reports it, kills that process,
+  keeps synthesising against a clock (so the visuals go on), and retries every second; when the device
+  is back it reports it and resumes output there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import multiprocessing as mp
+import os
+import queue
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from aego.audio_out import (
+    LOST,
+    NO_DEVICE,
+    RUNNING,
+    SLOT_NAMES,
+    ClockOutput,
+    DeviceProcess,
+    DeviceUnavailableError,
+    OutputSpec,
+    Slots,
+    set_realtime,
+)
+from aego.ring import Ring, RingSpec
+
+CMD_DTYPE = np.dtype([("kind", "i4"), ("n", "i4"), ("time", "f8"), ("values", "f8", (64,)), ("text", "S1024")])
+EVENT_DTYPE = np.dtype([("text", "S2048")])
+(TARGET, SPACE, GAIN, MUTE, PANIC, FADE_OUT, FADE_IN, STOP) = range(1, 9)
+
+ENGINE_SLOTS = (
+    "state", "sample_rate", "hop", "n_fft", "hops", "frame_ms_p50", "frame_ms_p99", "load", "ring_level",
+    "fill_target", "latency_ms_p50", "latency_ms_max", "refused", "clamped", "decode_errors", "clipped",
+    "spectra_dropped", "realtime", "device_lost", "device_back", "heartbeat", "spectrum_bins", "spectrum_hop_s",
+    "latent_dim",
+)
+# engine states
+STARTING, READY, FAILED, STOPPED = 1, 2, 3, 4
+
+AUDIO_RING = 1 << 17  # samples: 2.7 s at 48 kHz, far more than is ever queued
+
+
+@dataclass
+class EngineConfig:
+    """Configuration of the engine (loadable from a TOML table).
+
+    Attributes:
+        audio: ``default``, ``jack``, ``null`` or ``file:PATH``.
+        sample_rate: rate for ``null``/``file:`` (device outputs use the device's rate), Hz.
+        redundancy: synthesis ``n_fft / hop`` (see :class:`aego.synth.SynthConfig`).
+        lookahead: RTPGHI with one frame of look-ahead.
+        glide_s: glide time constant, seconds.
+        gain: initial output gain.
+        buffer_blocks: device blocks kept queued ahead of the callback (latency vs. safety).
+        block: block size of the clock outputs (``null``/``file:``), samples.
+        realtime: ask for SCHED_FIFO for the callback and the synthesis thread.
+        start_timeout: seconds to wait for the engine (and the device) at start.
+        fade_in_s: fade-in at start, seconds.
+    """
+
+    audio: str = "default"
+    sample_rate: int = 48000
+    redundancy: int = 16
+    lookahead: bool = True
+    glide_s: float = 0.03
+    gain: float = 0.8
+    buffer_blocks: int = 2
+    block: int = 256
+    realtime: bool = True
+    start_timeout: float = 60.0
+    fade_in_s: float = 0.05
+
+
+@dataclass(frozen=True)
+class _Shared:
+    cmd: RingSpec
+    events: RingSpec
+    spectra: RingSpec
+    audio: RingSpec
+    stats: str
+    device: str
+
+
+class Engine:
+    """The synthesis engine as seen from the main process.
+
+    Args:
+        config: :class:`EngineConfig`.
+        space: a bundled space name, a ``.space`` path, or a :class:`aego.space.SoundSpace`.
+
+    All methods but :meth:`start` and :meth:`stop` return at once and never raise on bad values: the engine
+    reports them as events.
+    """
+
+    def __init__(self, config: EngineConfig | None = None, space: Any = "synthetic") -> None:
+        self.config = config or EngineConfig()
+        self.output = OutputSpec.parse(self.config.audio)
+        self.space = space
+        self._process: mp.process.BaseProcess | None = None
+        self._rings: dict[str, Ring] = {}
+        self._slots: Slots | None = None
+        self._device: Slots | None = None
+        self.commands_dropped = 0
+        self._pending_events: list[dict[str, Any]] = []
+
+    # -- life cycle ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the engine process and wait until sound flows.
+
+        Raises:
+            aego.errors.SpaceFileError: the space does not load.
+            DeviceUnavailableError: the audio output cannot be opened.
+            RuntimeError: the engine did not come up within ``start_timeout``.
+        """
+        from aego.errors import SpaceFileError
+
+        space = self.space
+        bins = space.transform.bins if hasattr(space, "transform") else None
+        if bins is None:
+            from aego.space import SoundSpace
+
+            bins = SoundSpace.load(space).transform.bins  # a clear error here, before any process starts
+        self._rings = {
+            "cmd": Ring.create(512, (), CMD_DTYPE),
+            "events": Ring.create(512, (), EVENT_DTYPE),
+            "spectra": Ring.create(512, (bins,), "float32"),
+            "audio": Ring.create(AUDIO_RING, (), "float32"),
+        }
+        self._slots = Slots(ENGINE_SLOTS)
+        self._device = Slots(SLOT_NAMES)
+        shared = _Shared(*(self._rings[k].spec for k in ("cmd", "events", "spectra", "audio")),
+                         stats=self._slots.name, device=self._device.name)
+        ctx = mp.get_context("spawn")
+        # One BLAS thread: a decode is a few small products; more threads only add wake-up jitter.
+        saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        os.environ.update({k: "1" for k in saved})
+        try:
+            self._process = ctx.Process(target=engine_main, args=(asdict(self.config), shared, space),
+                                        name="aego-engine", daemon=True)
+            self._process.start()
+        finally:
+            for k, val in saved.items():
+                if val is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = val
+        deadline = time.monotonic() + self.config.start_timeout
+        while time.monotonic() < deadline:
+            state = int(self._slots["state"])
+            if state == READY:
+                return
+            if state == FAILED or not self._process.is_alive():
+                events = self.events()
+                reason = next((e for e in reversed(events) if e.get("type") == "error"), {})
+                self.stop()
+                if reason.get("what") == "space not loaded":
+                    raise SpaceFileError(reason.get("detail", "the space did not load"))
+                if reason.get("what") == "no audio device":
+                    raise DeviceUnavailableError(reason.get("detail", "no audio device"))
+                raise RuntimeError(f"the synthesis engine did not start: {reason.get('detail', 'it exited')}")
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"the synthesis engine did not start within {self.config.start_timeout:g} s")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the engine (output ends, a ``file:`` output is closed) and free the shared memory."""
+        p, self._process = self._process, None
+        if p is not None:
+            self._send(STOP)
+            p.join(timeout)
+            if p.is_alive():
+                p.kill()
+                p.join(2.0)
+        if self._rings:
+            self._pending_events.extend(self._read_events())
+            self._final_stats = self.stats()
+        for ring in self._rings.values():
+            ring.close()
+        self._rings = {}
+        for slots in (self._slots, self._device):
+            if slots is not None:
+                slots.close()
+        self._slots = self._device = None
+
+    def __enter__(self) -> Engine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    # -- controls -----------------------------------------------------------------------------------------
+
+    def _send(self, kind: int, values: Any = (), text: str = "") -> bool:
+        ring = self._rings.get("cmd")
+        if ring is None:
+            return False
+        rec = np.zeros((), CMD_DTYPE)
+        rec["kind"] = kind
+        vals = np.asarray(values, dtype=np.float64).reshape(-1)[:64]
+        rec["n"] = len(np.asarray(values).reshape(-1)) if np.ndim(values) else len(vals)
+        rec["values"][: len(vals)] = vals
+        rec["time"] = time.monotonic()
+        rec["text"] = text.encode("utf-8")[:1024]
+        if not ring.push(rec):
+            self.commands_dropped += 1
+            return False
+        return True
+
+    def set_target(self, latent: Any) -> bool:
+        """Glide to ``latent`` ``(d,)``; NaN/inf or a wrong size is refused by the engine (an event)."""
+        try:
+            values = np.asarray(latent, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            values = np.full(1, np.nan)
+        return self._send(TARGET, values)
+
+    def set_space(self, name_or_path: str, crossfade_s: float = 2.0, latent: Any = None) -> bool:
+        """Crossfade to another space (loaded in the engine; on failure the current one keeps playing)."""
+        values = [float(crossfade_s)]
+        if latent is not None:
+            values += list(np.asarray(latent, dtype=np.float64).reshape(-1))
+        return self._send(SPACE, values, str(name_or_path))
+
+    def set_gain(self, gain: float) -> bool:
+        return self._send(GAIN, [gain])
+
+    def set_mute(self, muted: bool) -> bool:
+        return self._send(MUTE, [1.0 if muted else 0.0])
+
+    def panic(self) -> bool:
+        """Silence at once (within one hop); ``set_mute(False)`` brings the sound back."""
+        return self._send(PANIC)
+
+    def fade_out(self, seconds: float) -> bool:
+        return self._send(FADE_OUT, [seconds])
+
+    def fade_in(self, seconds: float) -> bool:
+        return self._send(FADE_IN, [seconds])
+
+    # -- outputs ----------------------------------------------------------------------------------------
+
+    def spectra(self) -> np.ndarray:
+        """Spectrum frames produced since the last call, ``(n, bins)`` float32 linear magnitudes in the first
+        space's transform, one per analysis hop (``stats()["spectrum_hop_s"]``), scaled by the output level."""
+        ring = self._rings.get("spectra")
+        if ring is None:
+            return np.zeros((0, 0), np.float32)
+        return ring.read()
+
+    def _read_events(self) -> list[dict[str, Any]]:
+        ring = self._rings.get("events")
+        if ring is None:
+            return []
+        out = []
+        for rec in ring.read():
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                out.append(json.loads(rec["text"].decode("utf-8")))
+        return out
+
+    def events(self) -> list[dict[str, Any]]:
+        """Engine-side events since the last call (``{"type": "error"|"audio"|"info", "what": ..., ...}``)."""
+        out, self._pending_events = self._pending_events + self._read_events(), []
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        """Figures: ``backend, sample_rate, blocks, frames, underflows`` (xruns + starved blocks), ``xruns``,
+        ``starved``, ``errors``, ``load`` (fraction of one core spent synthesising), ``frame_ms_p50/p99``,
+        ``latency_ms_p50/max`` (control to first sample), ``device`` (state) ..."""
+        if self._slots is None or self._device is None:
+            return dict(getattr(self, "_final_stats", {}))
+        e = self._slots.as_dict()
+        d = self._device.as_dict()
+        from aego.audio_out import STATE_NAMES
+
+        return {
+            "backend": str(self.output),
+            "sample_rate": int(e["sample_rate"]),
+            "blocks": int(d["blocks"]),
+            "frames": int(d["frames"]),
+            "underflows": int(d["xruns"] + d["starved"]),
+            "xruns": int(d["xruns"]),
+            "starved": int(d["starved"]),
+            "errors": int(d["callback_errors"] + e["decode_errors"]),
+            "callback_errors": int(d["callback_errors"]),
+            "decode_errors": int(e["decode_errors"]),
+            "refused": int(e["refused"]),
+            "clamped": int(e["clamped"]),
+            "clipped": int(e["clipped"]),
+            "load": round(e["load"], 4),
+            "hops": int(e["hops"]),
+            "hop": int(e["hop"]),
+            "n_fft": int(e["n_fft"]),
+            "frame_ms_p50": round(e["frame_ms_p50"], 4),
+            "frame_ms_p99": round(e["frame_ms_p99"], 4),
+            "latency_ms_p50": round(e["latency_ms_p50"], 3),
+            "latency_ms_max": round(e["latency_ms_max"], 3),
+            "ring_level": int(e["ring_level"]),
+            "device": STATE_NAMES.get(int(d["state"]), "?") if self.output.is_device else "clock",
+            "device_lost": int(e["device_lost"]),
+            "device_back": int(e["device_back"]),
+            "blocksize": int(d["blocksize"]) if self.output.is_device else self.config.block,
+            "realtime": bool(e["realtime"]),
+            "spectra_dropped": int(e["spectra_dropped"]),
+            "commands_dropped": self.commands_dropped,
+            "spectrum_bins": int(e["spectrum_bins"]),
+            "spectrum_hop_s": e["spectrum_hop_s"],
+            "latent_dim": int(e["latent_dim"]),
+        }
+
+
+# -- the engine process --------------------------------------------------------------------------------
+
+class _EngineProcess:
+    """State of the engine process: rings, synth, output, threads."""
+
+    def __init__(self, config: EngineConfig, shared: _Shared) -> None:
+        self.config = config
+        self.cmd = Ring.attach(shared.cmd)
+        self.event_ring = Ring.attach(shared.events)
+        self.spectra = Ring.attach(shared.spectra)
+        self.audio = Ring.attach(shared.audio)
+        self.stats = Slots(ENGINE_SLOTS, shared.stats)
+        self.device = Slots(SLOT_NAMES, shared.device)
+        self.output = OutputSpec.parse(config.audio)
+        self.stop_event = threading.Event()
+        self.loaded: queue.SimpleQueue = queue.SimpleQueue()
+        self.to_load: queue.SimpleQueue = queue.SimpleQueue()
+        self.synth = None
+        self.clock: ClockOutput | None = None
+        self.dev: DeviceProcess | None = None
+        self.frame_times = np.zeros(2048)
+        self.latencies = np.zeros(256)
+        self.n_lat = 0
+        self.spectrum_every = 1
+        self.sample_rate = config.sample_rate
+
+    def event(self, event: dict[str, Any]) -> None:
+        event = {"monotonic": round(time.monotonic(), 4), **event}
+        text = json.dumps(event, default=str).encode("utf-8")[:2048]
+        rec = np.zeros((), EVENT_DTYPE)
+        rec["text"] = text
+        self.event_ring.push(rec)
+
+    # -- outputs --------------------------------------------------------------------------------------------
+
+    def open_output(self) -> int:
+        """Open the output; returns its sample rate. Raises DeviceUnavailableError."""
+        cfg = self.config
+        if not self.output.is_device:
+            path = self.output.path if self.output.kind == "file" else None
+            try:
+                self.clock = ClockOutput(self.audio, self.device, cfg.sample_rate, cfg.block, path)
+            except Exception as exc:
+                raise DeviceUnavailableError(f"cannot write the audio file '{path}': {exc}") from None
+            self.device["blocksize"] = cfg.block
+            self.device["sample_rate"] = cfg.sample_rate
+            return cfg.sample_rate
+        self.dev = DeviceProcess(self.output.kind, self.audio, self.device, cfg.sample_rate, cfg.realtime)
+        self.dev.start()
+        deadline = time.monotonic() + max(5.0, cfg.start_timeout / 2)
+        while time.monotonic() < deadline:
+            state = self.dev.state()
+            if state == RUNNING:
+                return int(self.device["sample_rate"])
+            if state in (NO_DEVICE, LOST):
+                break
+            time.sleep(0.02)
+        self.dev.stop()
+        what = "no JACK server is running (start one, e.g. 'jackd -d dummy')" if self.output.kind == "jack" \
+            else "no default audio output device"
+        raise DeviceUnavailableError(f"{what}; use --audio null or --audio file:PATH.wav to run without one")
+
+    def start_output(self) -> None:
+        if self.clock is not None:
+            self.clock.start()
+        else:
+            self.device["go"] = 1.0
+
+    def fill_target(self) -> int:
+        block = int(self.device["blocksize"]) or 256
+        return self.config.buffer_blocks * block
+
+    # -- synthesis --------------------------------------------------------------------------------------
+
+    def build_synth(self, space: Any, rate: int, display: Any = None) -> Any:
+        from aego.synth import Synth, SynthConfig
+
+        cfg = self.config
+        sc = SynthConfig(sample_rate=rate, redundancy=cfg.redundancy, lookahead=cfg.lookahead, glide_s=cfg.glide_s,
+                         gain=cfg.gain)
+        return Synth(space, sc, report=self.event, display=display)
+
+    def apply(self, rec: np.void) -> None:
+        kind = int(rec["kind"])
+        n = int(rec["n"])
+        values = rec["values"][: min(n, 64)]
+        synth = self.synth
+        if kind == TARGET:
+            level = self.audio.available()
+            if n > 64:
+                values = np.full(n, np.nan)  # too long: the synth refuses it with a clear message
+            if synth.set_target(values):
+                lead = synth.hop if self.config.lookahead else 0
+                queued = level + lead + (int(self.device["blocksize"]) or self.config.block)
+                latency = (time.monotonic() - float(rec["time"])) + queued / self.sample_rate
+                self.latencies[self.n_lat % len(self.latencies)] = latency
+                self.n_lat += 1
+        elif kind == SPACE:
+            latent = values[1:] if n > 1 else None
+            self.to_load.put((rec["text"].decode("utf-8", "replace"), float(values[0]) if n else 2.0, latent))
+        elif kind == GAIN:
+            synth.set_gain(float(values[0]) if n else float("nan"))
+        elif kind == MUTE:
+            synth.set_mute(bool(values[0]) if n else True)
+        elif kind == PANIC:
+            synth.panic()
+        elif kind == FADE_OUT:
+            synth.fade_out(float(values[0]) if n and math.isfinite(values[0]) else 1.0)
+        elif kind == FADE_IN:
+            synth.fade_in(float(values[0]) if n and math.isfinite(values[0]) else 1.0)
+        elif kind == STOP:
+            self.stop_event.set()
+
+    def loader(self) -> None:
+        """Load spaces asked for by SPACE commands, off the synthesis thread."""
+        from aego.space import SoundSpace
+
+        while not self.stop_event.is_set():
+            try:
+                name, crossfade, latent = self.to_load.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                space = SoundSpace.load(name)
+                space.frame_decoder()(np.zeros(space.latent_dim, np.float32))  # a first decode, off the audio path
+            except Exception as exc:
+                self.event({"type": "error", "what": "space not loaded", "space": name,
+                            "detail": str(exc).splitlines()[0] if str(exc) else type(exc).__name__})
+                continue
+            self.loaded.put((space, crossfade, latent))
+            self.event({"type": "info", "what": "space loaded", "space": name})
+
+    def synth_loop(self) -> None:
+        """Keep the audio ring ``fill_target`` samples ahead of the consumer, one hop at a time."""
+        from aego.pghi import RTPGHI  # noqa: F401  (compiled already; kept for clarity of dependencies)
+
+        if self.config.realtime and set_realtime(0, 60):
+            self.stats["realtime"] = 1.0
+        busy = 0.0
+        window_start = time.perf_counter()
+        hops = 0
+        analysis_hop_s = None
+        next_spectrum = 0.0
+        while not self.stop_event.is_set():
+            # Controls first, in order, then at most one space change per hop.
+            while self.cmd.available():
+                rec = self.cmd.read(1)[0]
+                self.apply(rec)
+            with contextlib.suppress(queue.Empty):
+                space, crossfade, latent = self.loaded.get_nowait()
+                self.synth.set_space(space, crossfade, latent)
+            synth = self.synth
+            level = self.audio.available()
+            target = self.fill_target()
+            self.stats["ring_level"] = level
+            if level >= target:
+                wait = (level - target + 1) / self.sample_rate
+                time.sleep(min(max(wait, 0.0003), 0.002))
+                continue
+            t0 = time.perf_counter()
+            out = synth.next_hop()
+            dt = time.perf_counter() - t0
+            self.audio.write(out)
+            busy += dt
+            self.frame_times[hops % len(self.frame_times)] = dt
+            hops += 1
+            # one spectrum frame per analysis hop of the display transform
+            if analysis_hop_s is None:
+                analysis_hop_s = synth.display.hop / synth.display.sample_rate
+                self.stats["spectrum_hop_s"] = analysis_hop_s
+            clock = hops * synth.hop / synth.sample_rate
+            if clock >= next_spectrum:
+                next_spectrum += analysis_hop_s
+                if not self.spectra.push(synth.spectrum):
+                    self.stats.add("spectra_dropped")
+            now = time.perf_counter()
+            if now - window_start >= 1.0:
+                self.stats["load"] = busy / (now - window_start)
+                busy, window_start = 0.0, now
+                k = min(hops, len(self.frame_times))
+                p50, p99 = np.percentile(self.frame_times[:k], [50, 99])
+                self.stats["frame_ms_p50"] = p50 * 1e3
+                self.stats["frame_ms_p99"] = p99 * 1e3
+                if self.n_lat:
+                    lat = self.latencies[: min(self.n_lat, len(self.latencies))]
+                    self.stats["latency_ms_p50"] = float(np.median(lat)) * 1e3
+                    self.stats["latency_ms_max"] = float(lat.max()) * 1e3
+            st = synth.stats
+            self.stats["hops"] = hops
+            self.stats["refused"] = st.refused
+            self.stats["clamped"] = st.clamped
+            self.stats["decode_errors"] = st.decode_errors
+            self.stats["clipped"] = st.clipped
+
+    # -- supervision -----------------------------------------------------------------------------------
+
+    def supervise(self) -> None:
+        """Watch the device: lost → report, clock drain, retry every second; back → report, resume."""
+        lost_since = None
+        next_try = 0.0
+        probing = False
+        while not self.stop_event.wait(0.05):
+            self.stats["heartbeat"] = time.monotonic()
+            if self.clock is not None and self.clock.error:
+                self.event({"type": "error", "what": "audio file", "detail": self.clock.error})
+                self.clock.error = None
+            if self.dev is None:
+                continue
+            if lost_since is None:
+                state = self.dev.state()
+                if state != RUNNING or self.dev.stalled(1.0):
+                    lost_since = time.monotonic()
+                    self.stats.add("device_lost")
+                    self.event({"type": "audio", "what": "device lost", "backend": self.output.kind,
+                                "detail": "the stream stopped" if state != RUNNING else "no callback for 1 s"})
+                    self.dev.stop()
+                    self.clock = ClockOutput(self.audio, self.device, self.sample_rate, 256)
+                    self.clock.start()
+                    next_try = time.monotonic() + 1.0
+                    probing = False
+                continue
+            now = time.monotonic()
+            if not probing and now >= next_try:
+                self.dev.start()
+                probing = True
+                continue
+            if probing:
+                state = self.dev.state()
+                if state == RUNNING:
+                    rate = int(self.device["sample_rate"])
+                    if rate != self.sample_rate:
+                        self.event({"type": "error", "what": "device rate changed",
+                                    "detail": f"the device came back at {rate} Hz instead of {self.sample_rate} Hz; "
+                                              "waiting for it at the original rate"})
+                        self.dev.stop()
+                        probing = False
+                        next_try = now + 1.0
+                        continue
+                    self.clock.stop()  # one consumer at a time: the clock stops before the callback consumes
+                    self.clock = None
+                    self.device["go"] = 1.0
+                    self.stats.add("device_back")
+                    self.event({"type": "audio", "what": "device back", "backend": self.output.kind,
+                                "after_s": round(now - lost_since, 2)})
+                    lost_since = None
+                    probing = False
+                elif state in (NO_DEVICE, LOST) or now - next_try > 15.0:  # gone, or a probe hanging in PortAudio
+                    self.dev.stop()
+                    probing = False
+                    next_try = now + 1.0
+
+    def close(self) -> None:
+        if self.clock is not None:
+            self.clock.close()
+            self.clock = None
+        if self.dev is not None:
+            self.dev.stop()
+        for r in (self.cmd, self.event_ring, self.spectra, self.audio):
+            r.close()
+        self.device.close()
+
+
+def engine_main(config_dict: dict[str, Any], shared: _Shared, space_arg: Any) -> None:
+    """Body of the engine process."""
+    sys.setswitchinterval(0.0005)  # the synthesis thread must get the GIL back quickly from the others
+    config = EngineConfig(**config_dict)
+    proc = _EngineProcess(config, shared)
+    proc.stats["state"] = STARTING
+    try:
+        from aego.space import SoundSpace
+
+        try:
+            space = space_arg if hasattr(space_arg, "frame_decoder") else SoundSpace.load(space_arg)
+        except Exception as exc:
+            proc.event({"type": "error", "what": "space not loaded", "detail": str(exc)})
+            proc.stats["state"] = FAILED
+            return
+        try:
+            rate = proc.open_output()
+        except DeviceUnavailableError as exc:
+            proc.event({"type": "error", "what": "no audio device", "detail": str(exc)})
+            proc.stats["state"] = FAILED
+            return
+        proc.sample_rate = rate
+        # Warm up (numba loads its cache or compiles, BLAS and FFT plans) on a throw-away synth.
+        warm = proc.build_synth(space, rate)
+        for _ in range(8):
+            warm.next_hop()
+        proc.synth = proc.build_synth(space, rate)
+        proc.synth.fade.value = 0.0
+        proc.synth.fade_in(config.fade_in_s)
+        tf = proc.synth.transform
+        proc.stats["sample_rate"] = rate
+        proc.stats["hop"] = tf.hop
+        proc.stats["n_fft"] = tf.n_fft
+        proc.stats["spectrum_bins"] = space.transform.bins
+        proc.stats["latent_dim"] = space.latent_dim
+        proc.stats["fill_target"] = proc.fill_target()
+        while proc.audio.available() < proc.fill_target():  # prefill, then let the consumer in
+            proc.audio.write(proc.synth.next_hop())
+        proc.start_output()
+        loader = threading.Thread(target=proc.loader, name="aego-loader", daemon=True)
+        supervisor = threading.Thread(target=proc.supervise, name="aego-supervisor", daemon=True)
+        loader.start()
+        supervisor.start()
+        proc.stats["state"] = READY
+        if config.realtime and not set_realtime(0, 1):
+            proc.event({"type": "info", "what": "no real-time priority",
+                        "detail": "running at normal priority (grant rtprio to the user for safer audio)"})
+        proc.synth_loop()
+        proc.stop_event.set()
+        supervisor.join(2.0)
+        loader.join(2.0)
+    except Exception as exc:  # report, never hang the main process
+        proc.event({"type": "error", "what": "engine failed", "detail": f"{type(exc).__name__}: {exc}"})
+        proc.stats["state"] = FAILED
+    finally:
+        if proc.stats["state"] != FAILED:
+            proc.stats["state"] = STOPPED
+        proc.close()
