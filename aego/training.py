@@ -54,6 +54,8 @@ class TrainConfig:
         val_fraction: share of sounds held out for validation.
         max_minutes: stop after the epoch that passes this wall time (0 = no limit).
         previews: number of validation sounds to write reconstructions of.
+        threads: torch threads (0 = torch's default). One is the default: on a machine shared with
+            other work, two OpenMP threads that wait for each other ran 3-5 times slower than one.
         arch: overrides of :class:`aego.vae.VAEConfig` fields (``bins`` and ``latent_dim`` are set here).
     """
 
@@ -71,6 +73,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     max_minutes: float = 0.0
     previews: int = 4
+    threads: int = 1
     arch: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -181,6 +184,8 @@ def train(
 
     if config.regularization not in ("kl", "mmd"):
         raise UsageError(f"unknown regularization '{config.regularization}': use kl or mmd")
+    if config.threads:
+        torch.set_num_threads(config.threads)
     transform = transform or Transform()
     output = Path(output)
     work = workdir_for(output)
@@ -213,8 +218,10 @@ def train(
     # 4. model and optimiser (or the checkpoint of an interrupted run with the same settings)
     arch = {**config.arch, "bins": transform.bins, "latent_dim": config.dims}
     vae_config = VAEConfig.from_dict({**VAEConfig().to_dict(), **arch})
+    # What must match to continue a checkpoint; more epochs or another time budget may be asked for.
+    same = {k: v for k, v in asdict(config).items() if k not in ("epochs", "max_minutes", "previews", "threads")}
     fingerprint = json.dumps({"data": [str(Path(p).resolve()) for p in data], "sounds": len(frames.names),
-                              "frames": len(frames.mags), "config": asdict(config), "transform": transform.to_dict()},
+                              "frames": len(frames.mags), "config": same, "transform": transform.to_dict()},
                              sort_keys=True)
     torch.manual_seed(config.seed)
     model = SpectralVAE(vae_config)
@@ -257,7 +264,12 @@ def train(
     for epoch in range(start_epoch, config.epochs):
         # Seeding per epoch makes an interrupted-and-resumed run the same as an uninterrupted one.
         torch.manual_seed(config.seed * 100_003 + epoch)
-        lr = config.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs)))
+        # Cosine decay over the epochs, or over the time budget when that runs out first (so a run cut
+        # by --max-minutes still ends on a small learning rate).
+        progress_ = epoch / config.epochs
+        if config.max_minutes:
+            progress_ = max(progress_, (elapsed_before + time.monotonic() - started) / (config.max_minutes * 60))
+        lr = config.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress_, 1.0))))
         for group in optimiser.param_groups:
             group["lr"] = lr
         warm = min(1.0, (epoch + 1) / max(1, config.warmup_epochs))
@@ -278,8 +290,8 @@ def train(
             for k in sums:
                 sums[k] += float(parts[k].detach())
             if i % 20 == 0:
-                bar.set_postfix(rec=f"{float(parts['rec']):.2f}", sc=f"{float(parts['sc']):.3f}",
-                                reg=f"{float(parts['reg']):.2f}")
+                bar.set_postfix(rec=f"{float(parts['rec'].detach()):.2f}", sc=f"{float(parts['sc'].detach()):.3f}",
+                                reg=f"{float(parts['reg'].detach()):.2f}")
         model.eval()
         with torch.no_grad():
             val = {k: 0.0 for k in sums}
