@@ -165,7 +165,7 @@ def replay(folder: str | Path, output: str | Path, progress: bool = True) -> dic
             skip = 0
             out = out[: max(0, n_out - written)]
             written += len(out)
-            block.append(out)
+            block.append(out.copy())  # next_hop reuses its output buffer
             if len(block) >= 256:
                 wav.write(np.concatenate(block))
                 block = []
