@@ -2,9 +2,10 @@
 a per-sensor watchdog, and the mixing of several continuous reward sources.
 
 The wrists are the ids configured, or (CONTRACT §5) the first two sensor ids that send an orientation.
-A sensor silent for longer than ``timeout_s`` is stale: a ``stale`` event is emitted and its share fades
-linearly to 0, reaching it ``timeout_s + fade_s`` (0.5 s by default) after its last sample; when data
-returns it comes back by itself with a ``reconnect`` event.
+A sensor silent for longer than its timeout (``timeout_s``, 0.2 s, or three sample periods for a sensor
+slower than 15 Hz) is stale: a ``stale`` event is emitted and its share fades linearly to 0, reaching it
+``fade_s`` later (0.5 s after the last sample by default); when data returns it comes back by itself
+with a ``reconnect`` event.
 """
 
 from __future__ import annotations
@@ -138,11 +139,18 @@ class RewardMixer:
         st = self.status.get(sensor_id)
         return st is not None and st.role == "other-logged"
 
+    def timeout(self, st: SensorStatus) -> float:
+        """A sensor's timeout: ``timeout_s``, or three of its sample periods for a slow sender (a phone app
+        at 10 Hz must not flap between stale and back at every gap)."""
+        if st.rate_hz > 0:
+            return max(self.config.timeout_s, 3.0 / st.rate_hz)
+        return self.config.timeout_s
+
     def tick(self, now: float) -> list[SensorEvent]:
         """The watchdog: call regularly; returns ``stale`` events for sensors that just went silent."""
         events = []
         for st in self.status.values():
-            if not st.stale and now - st.last_t > self.config.timeout_s:
+            if not st.stale and now - st.last_t > self.timeout(st):
                 st.stale = True
                 events.append(SensorEvent(st.sensor_id, "stale", now, f"silent for {now - st.last_t:.2f} s"))
         return events
@@ -153,9 +161,10 @@ class RewardMixer:
         if st is None:
             return 0.0
         age = now - st.last_t
-        if age <= self.config.timeout_s:
+        timeout = self.timeout(st)
+        if age <= timeout:
             return 1.0
-        return max(0.0, 1.0 - (age - self.config.timeout_s) / max(self.config.fade_s, 1e-6))
+        return max(0.0, 1.0 - (age - timeout) / max(self.config.fade_s, 1e-6))
 
     def reward(self, now: float) -> tuple[float, str] | None:
         """The current reward in [-1, 1] and its source (``imu`` or ``serial``); None with no wrist ready.

@@ -200,3 +200,12 @@ def test_sensor_settings_file():
         path.write_text(bad)
         with pytest.raises(UsageError, match=r"sensors\.toml"):
             settings.load()
+
+
+def test_slow_senders_get_a_longer_timeout():
+    m = _mixer()
+    for i in range(30):  # a phone app at 10 Hz
+        m.sample(ImuSample("L", "aego", i / 10, quat=_twist(10.0)))
+    last = 29 / 10
+    assert m.tick(last + 0.25) == []  # a normal gap for this sender, not a dropout
+    assert [e.state for e in m.tick(last + 0.35)] == ["stale"]
