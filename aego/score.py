@@ -116,9 +116,14 @@ def bundled_scores() -> list[str]:
 
 def resolve_score_path(name_or_path: str) -> Path:
     """A bundled score name (``aego``, ``installation``) or a path to a TOML file -> the file's path."""
-    candidate = Path(name_or_path).expanduser()
-    if candidate.suffix == ".toml" or "/" in name_or_path or candidate.is_file():
-        if not candidate.is_file():
+    try:
+        candidate = Path(name_or_path).expanduser()
+        is_file = candidate.is_file()
+    except (OSError, RuntimeError, ValueError) as exc:  # a name too long, an unknown ~user, a NUL byte
+        raise ScoreError(_one_line(f"score '{name_or_path[:80]}' cannot be opened ({exc}): give a TOML file or one "
+                                   f"of the bundled scores ({', '.join(bundled_scores())})")) from None
+    if candidate.suffix == ".toml" or "/" in name_or_path or is_file:
+        if not is_file:
             raise ScoreError(f"score file '{name_or_path}' not found: give a TOML file or one of the bundled "
                              f"scores ({', '.join(bundled_scores())})")
         return candidate
@@ -144,8 +149,18 @@ def parse_score(text: str, source: str = "<score>") -> Score:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScoreError(f"{source}: not valid TOML ({exc})") from None
-    return _Validator(source).score(data)
+        raise ScoreError(_one_line(f"{source}: not valid TOML ({exc})")) from None
+    except RecursionError:
+        raise ScoreError(f"{source}: values nested too deeply for a score") from None
+    try:
+        return _Validator(source).score(data)
+    except ScoreError as exc:
+        raise ScoreError(_one_line(str(exc))) from None
+
+
+def _one_line(message: str) -> str:
+    """Keys and values quoted from a score may hold line breaks: a refusal stays one line."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class _Validator:
@@ -170,7 +185,11 @@ class _Validator:
         if key not in table:
             return default
         value = table[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        try:
+            finite = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+        except OverflowError:  # an integer beyond any float
+            finite = False
+        if not finite:
             raise self.fail(where + key, f"a number of seconds/units between {low:g} and {high:g}", value)
         if (value <= low if low_open else value < low) or value > high:
             bound = "above" if low_open else "at least"
@@ -242,11 +261,16 @@ class _Validator:
                                 value)
             value = value.strip()
             if "/" in value or value.endswith(".space"):
-                path = Path(value).expanduser()
-                if not path.is_absolute():
-                    path = self.folder / path
-                if not path.is_file():
-                    raise self.fail(f"spaces.{key}", "an existing sound-space file", str(path))
+                try:
+                    path = Path(value).expanduser()
+                    if not path.is_absolute():
+                        path = self.folder / path
+                    exists = path.is_file()
+                except (OSError, RuntimeError, ValueError):  # too long, an unknown ~user, a NUL byte
+                    exists = False
+                    path = Path(value)
+                if not exists:
+                    raise self.fail(f"spaces.{key}", "an existing sound-space file", str(path)[:300])
                 value = str(path)
             out[key] = value
         return out
