@@ -167,3 +167,24 @@ def test_unplug_and_replug_reconnects(pty, hub_on):
     back = collect(hub, lambda evs: len(samples(evs)) >= 3)
     assert [s.seq for s in samples(back)] == [2, 3, 4]
     assert hub.alive
+
+
+def test_a_port_plugged_in_after_the_start_is_found(tmp_path):
+    from aego.sensors.serial_imu import find_port
+
+    late = PtyPair(tmp_path)
+    assert find_port(str(late.a)) is None and find_port("ffff:fffe") is None
+    hub = InputHub(InputConfig(listen=None, serial=[str(late.a)], forward_samples=True, realtime=False))
+    hub.start()
+    try:
+        waiting = collect(hub, lambda evs: any(getattr(e, "state", "") == "error" for e in evs))
+        assert any("waiting" in e.detail for e in waiting if isinstance(e, SensorEvent))
+        late.plug()
+        collect(hub, opened)
+        late.write(b"e,right,1,10,15,0,0\n")
+        got = samples(collect(hub, lambda evs: len(samples(evs)) >= 1))
+        assert got[0].sensor_id == "right"
+        assert math.degrees(twist_angle(got[0].quat, X)) == pytest.approx(15.0)
+    finally:
+        hub.stop()
+        late.unplug()
