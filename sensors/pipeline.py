@@ -98,8 +98,11 @@ class InputPipeline:
         if item is None:
             self.counters["ignored"] += 1
         elif isinstance(item, ImuSample):
-            if self.recorder is not None:
+            if self.recorder is not None and (item.quat is not None or item.battery is not None):
                 self.recorder.osc(t, address, args, sender)
+                if self.recorder.full:
+                    self._report_once("recording:full", "input", "error",
+                                      f"sensor recording stopped at {self.recorder.max_bytes} bytes", t)
             self._sample(item)
         else:
             self.counters["controls"] += 1

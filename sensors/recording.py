@@ -6,9 +6,11 @@ File format (``sensors.jsonl``), one JSON object a line::
     {"t": 0.0051, "osc": "/riot/v3/1/absoluteorientation/quaternion", "args": [0, 0, 0, 1, 512], "from": "..."}
     {"t": 0.0102, "serial": "ttyUSB0", "line": "q,left,17,5120,1,0,0,0"}
 
-``t`` is seconds since the recording began. Only messages that decoded to sensor data are written
-(controls go to the session's ``events.jsonl``). Writes are flushed at least once a second, so a crash
-loses at most the last second.
+``t`` is seconds since the recording began. Only messages that carried an orientation or a battery
+level are written (controls go to the session's ``events.jsonl``; gyroscope-only messages are not used
+by the reward). A resumed run appends a new header and its own times; replay carries on after the
+first part. Recording stops at 2 GB (about six hours of two R-IoTs at 200 Hz). Writes are flushed at
+least once a second, so a crash loses at most the last second.
 """
 
 from __future__ import annotations
@@ -25,13 +27,29 @@ from aego.errors import UsageError
 FILE_NAME = "sensors.jsonl"
 
 
-class SensorRecorder:
-    """Appends raw sensor messages to ``path``. Call from one thread (the input loop)."""
+MAX_BYTES = 2_000_000_000  # ~6 hours of two R-IoTs at 200 Hz; an installation running for days stops there
 
-    def __init__(self, path: str | Path, flush_s: float = 1.0) -> None:
+
+def _compact(v: Any) -> Any:
+    # Sensors send float32: 7 significant digits keep every bit that matters and halve the file.
+    if isinstance(v, float):
+        return float(f"{v:.7g}") if math.isfinite(v) else None
+    return v
+
+
+class SensorRecorder:
+    """Appends raw sensor messages to ``path``. Call from one thread (the input loop).
+
+    Stops writing (``full`` becomes True) once the file reaches ``max_bytes``.
+    """
+
+    def __init__(self, path: str | Path, flush_s: float = 1.0, max_bytes: int = MAX_BYTES) -> None:
         self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.full = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("a", encoding="utf-8")
+        self._bytes = self._file.tell()
         self._t0 = time.monotonic()
         self._flush_s = flush_s
         self._last_flush = self._t0
@@ -40,16 +58,23 @@ class SensorRecorder:
         self._file.flush()
 
     def osc(self, t: float, address: str, args: list[Any], sender: str) -> None:
-        clean = [a if not isinstance(a, float) or math.isfinite(a) else None for a in args
-                 if isinstance(a, int | float | str)]
+        clean = [_compact(a) for a in args if isinstance(a, int | float | str)]
         self._write({"t": round(t - self._t0, 6), "osc": address, "args": clean, "from": sender}, t)
 
     def serial(self, t: float, port: str, line: bytes) -> None:
         self._write({"t": round(t - self._t0, 6), "serial": port, "line": line.decode("ascii", "replace")}, t)
 
     def _write(self, obj: dict, t: float) -> None:
-        self._file.write(json.dumps(obj) + "\n")
+        if self.full:
+            return
+        line = json.dumps(obj, separators=(",", ":")) + "\n"
+        self._file.write(line)
+        self._bytes += len(line)
         self.written += 1
+        if self._bytes >= self.max_bytes:
+            self.full = True
+            self.flush()
+            return
         if t - self._last_flush >= self._flush_s:
             self.flush()
 
@@ -87,12 +112,17 @@ def read_recording(path: str | Path) -> Iterator[tuple[float, str, Any]]:
     ``(0, "bad", reason)`` for a line that cannot be used (counted by the caller, never fatal)."""
     with Path(path).open(encoding="utf-8", errors="replace") as f:
         f.readline()
+        offset = last = 0.0
         for line in f:
             try:
                 obj = json.loads(line)
-                t = float(obj["t"])
+                if isinstance(obj, dict) and "aego_sensors" in obj:
+                    offset = last  # a resumed run appended its own recording: carry on after it
+                    continue
+                t = float(obj["t"]) + offset
                 if not math.isfinite(t):
                     raise ValueError("t")
+                last = t
                 if "osc" in obj:
                     yield t, "osc", (str(obj["osc"]), list(obj.get("args", [])), str(obj.get("from", "replay")))
                 elif "serial" in obj:
