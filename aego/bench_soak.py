@@ -5,7 +5,8 @@ with the score clock 20× faster (so the installation score loops several times 
 the resident memory of the run (the main process and its engine and input processes) every few
 seconds. Memory growth is the last sample against the one taken once the run has warmed up (after
 10 % of the time, at least 30 s): a leak shows as steady growth; 0 underflows and 0 errors are
-expected. Figures come from the session's own ``summary.json``.
+expected. Figures come from the session's own ``summary.json`` (``underflows_after_warmup``: those
+after the warm-up sample, i.e. not caused by the start-up of the run itself).
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _read_summary(session: Path) -> dict:
+    try:
+        return json.loads((session / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def run_bench(args: Any) -> dict:
     """Run the soak; returns the figures (see the module doc)."""
     from aego.errors import UsageError
@@ -83,6 +91,7 @@ def run_bench(args: Any) -> dict:
     warm_at = started + max(30.0, 0.1 * seconds)
     samples: list[tuple[float, float]] = []
     warm: float | None = None
+    warm_summary: dict = {}
     try:
         show = sys.stderr.isatty()
         while proc.poll() is None:
@@ -93,6 +102,7 @@ def run_bench(args: Any) -> dict:
                 samples.append((now - started, rss))
                 if warm is None and now >= warm_at:
                     warm = rss
+                    warm_summary = _read_summary(session)
             if show:
                 print(f"\rsoak {now - started:7.0f}/{seconds:.0f} s  rss {rss:7.1f} MB", end="", file=sys.stderr)
         if show:
@@ -118,6 +128,8 @@ def run_bench(args: Any) -> dict:
         "rss_end_mb": round(end_rss, 1),
         "memory_growth_pct": round(100.0 * (end_rss - warm) / warm, 2) if warm else float("nan"),
         "underflows": int(audio.get("underflows") or 0),
+        "underflows_after_warmup": int(audio.get("underflows") or 0)
+        - int((warm_summary.get("audio") or {}).get("underflows") or 0),
         "audio_errors": int(audio.get("errors") or 0),
         "errors": int(summary.get("errors", 0)) + int(summary.get("pacer", {}).get("errors", 0)),
         "actions": int(summary.get("actions", 0)),
