@@ -172,10 +172,11 @@ def device_main(kind: str, ring_spec: RingSpec, slots_name: str, sample_rate: in
 
     def callback(outdata, frames, _time, status):  # the real-time callback: copy, count, never raise
         try:
-            if status.output_underflow:
-                v[Slots.XRUNS] += 1
             go = v[Slots.GO] != 0.0
+            if go and status.output_underflow:  # only while we feed it (not the silence before GO)
+                v[Slots.XRUNS] += 1
             n = read_audio(data, counters, outdata, go)
+            v[Slots.BLOCKSIZE] = frames
             if go and n < frames:
                 v[Slots.STARVED] += 1
                 v[Slots.STARVED_SAMPLES] += frames - n
@@ -197,7 +198,6 @@ def device_main(kind: str, ring_spec: RingSpec, slots_name: str, sample_rate: in
         v[Slots.STATE] = NO_DEVICE
         return
     v[Slots.SAMPLE_RATE] = stream.samplerate
-    v[Slots.BLOCKSIZE] = stream.blocksize or 0
     v[Slots.CHANNELS] = channels
     v[Slots.STATE] = RUNNING
     raised = False

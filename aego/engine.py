@@ -23,6 +23,7 @@ Processes and data (all exchanges are lock-free shared-memory rings, see :mod:`a
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import math
@@ -164,8 +165,9 @@ class Engine:
         os.environ.update({k: "1" for k in saved})
         try:
             self._process = ctx.Process(target=engine_main, args=(asdict(self.config), shared, space),
-                                        name="aego-engine", daemon=True)
+                                        name="aego-engine", daemon=False)  # it starts the device process
             self._process.start()
+            atexit.register(self.stop)
         finally:
             for k, val in saved.items():
                 if val is None:
@@ -194,6 +196,7 @@ class Engine:
         """Stop the engine (output ends, a ``file:`` output is closed) and free the shared memory."""
         p, self._process = self._process, None
         if p is not None:
+            atexit.unregister(self.stop)
             self._send(STOP)
             p.join(timeout)
             if p.is_alive():
@@ -542,8 +545,12 @@ class _EngineProcess:
         lost_since = None
         next_try = 0.0
         probing = False
+        parent = os.getppid()
         while not self.stop_event.wait(0.05):
             self.stats["heartbeat"] = time.monotonic()
+            if os.getppid() != parent:  # the main process died without stopping us
+                self.stop_event.set()
+                break
             if self.clock is not None and self.clock.error:
                 self.event({"type": "error", "what": "audio file", "detail": self.clock.error})
                 self.clock.error = None
@@ -606,6 +613,9 @@ class _EngineProcess:
 def engine_main(config_dict: dict[str, Any], shared: _Shared, space_arg: Any) -> None:
     """Body of the engine process."""
     sys.setswitchinterval(0.0005)  # the synthesis thread must get the GIL back quickly from the others
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # single-frame decodes: BLAS threads would only add wake-up jitter
     config = EngineConfig(**config_dict)
     proc = _EngineProcess(config, shared)
     proc.stats["state"] = STARTING

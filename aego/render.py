@@ -125,12 +125,31 @@ def render_timeline(
     audio = np.zeros(n_hops * hop, dtype=np.float32)
     mags = np.zeros((n_hops, tf.bins), dtype=np.float32)
     latents = np.zeros((n_hops, space.latent_dim), dtype=np.float32)
-    i = 0
     steps: Iterable[int] = range(n_hops)
     if progress:
         from tqdm import tqdm
 
         steps = tqdm(steps, desc="render", unit="hop", leave=False)
+    # Single-frame decodes are small matrix products: BLAS threads only add contention.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        _run(synth, steps, pending, load, events, audio, mags, latents)
+    frames = 1 + n_out // hop
+    return Rendering(
+        audio=audio[delay : delay + n_out].copy(),
+        transform=tf,
+        magnitudes=mags[lead : lead + frames].copy(),
+        latents=latents[lead : lead + frames].copy(),
+        events=events,
+    )
+
+
+def _run(synth: Synth, steps: Iterable[int], pending: list[TimelineEvent], load: Callable[[Any], Any],
+         events: list[dict[str, Any]], audio: np.ndarray, mags: np.ndarray, latents: np.ndarray) -> None:
+    tf = synth.transform
+    hop = tf.hop
+    i = 0
     for j in steps:
         now = j * hop / tf.sample_rate
         while i < len(pending) and pending[i].t <= now:
@@ -143,14 +162,6 @@ def render_timeline(
         mags[j] = heard * synth._env[-1]
         z = synth.voices[-1].z
         latents[j, : min(len(z), latents.shape[1])] = z[: latents.shape[1]]
-    frames = 1 + n_out // hop
-    return Rendering(
-        audio=audio[delay : delay + n_out].copy(),
-        transform=tf,
-        magnitudes=mags[lead : lead + frames].copy(),
-        latents=latents[lead : lead + frames].copy(),
-        events=events,
-    )
 
 
 def _apply(synth: Synth, event: TimelineEvent, load: Callable[[Any], Any], events: list[dict[str, Any]]) -> None:

@@ -14,6 +14,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aego.commands._pending import pending
+    from aego.render import cross_timeline, read_sound, render_timeline, write_wav
+    from aego.space import SoundSpace
+    from aego.synth import SynthConfig
 
-    return pending("cross")
+    space = SoundSpace.load(args.space)
+    audio, rate = read_sound(args.input)
+    timeline, seconds = cross_timeline(space, audio, rate)
+    out_rate = space.transform.sample_rate
+    # A short glide: the codes already move frame by frame.
+    config = SynthConfig(sample_rate=out_rate, glide_s=0.01)
+    rendering = render_timeline(space, timeline, seconds, config, progress=True)
+    write_wav(args.output, rendering.audio, out_rate)
+    print(f"wrote {args.output} ({seconds:.2f} s of {args.input} through {space.name})")
+    return 0

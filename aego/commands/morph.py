@@ -17,6 +17,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aego.commands._pending import pending
+    from aego.errors import UsageError
+    from aego.render import morph_timeline, read_sound, render_timeline, sound_latent, write_wav
+    from aego.space import SoundSpace
+    from aego.synth import SynthConfig
 
-    return pending("morph")
+    if len(args.sounds) < 2:
+        raise UsageError("give at least two sounds to morph between")
+    space = SoundSpace.load(args.space)
+    points = [sound_latent(space, *read_sound(path)) for path in args.sounds]
+    timeline = morph_timeline(points, args.seconds)
+    rate = space.transform.sample_rate
+    rendering = render_timeline(space, timeline, args.seconds, SynthConfig(sample_rate=rate), progress=True)
+    write_wav(args.output, rendering.audio, rate)
+    print(f"wrote {args.output} ({args.seconds:g} s through {len(points)} sounds in {space.name})")
+    return 0

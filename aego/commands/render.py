@@ -17,9 +17,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the path through the latent space")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
     parser.add_argument("--save-frames", metavar="FRAMES.npz", help="also save the decoded magnitudes")
+    parser.add_argument("--sample-rate", type=a.positive_int, default=None, metavar="HZ",
+                        help="output rate (default: the space's own rate, so the frames are exactly as decoded)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from aego.commands._pending import pending
+    from aego.render import render_timeline, trajectory, write_wav
+    from aego.space import SoundSpace
+    from aego.synth import SynthConfig
 
-    return pending("render")
+    space = SoundSpace.load(args.space)
+    timeline = trajectory(space, args.trajectory, args.seconds, seed=args.seed)
+    rate = args.sample_rate or space.transform.sample_rate
+    rendering = render_timeline(space, timeline, args.seconds, SynthConfig(sample_rate=rate), progress=True)
+    write_wav(args.output, rendering.audio, rate)
+    if args.save_frames:
+        rendering.save_frames(args.save_frames)
+    for event in rendering.events[:5]:
+        print(f"note: {event.get('what')}: {event.get('detail', '')}")
+    print(f"wrote {args.output} ({args.seconds:g} s, {rate} Hz, {args.trajectory} trajectory through {space.name})")
+    return 0

@@ -1,0 +1,126 @@
+"""`aego bench synth`: what the synthesis path costs and how faithful it is (CONTRACT §8).
+
+Figures (``--json`` keys):
+
+- ``frame_ms_p50``, ``frame_ms_p99``: one hop of the live path (glide, decode, magnitudes to the device
+  rate, RTPGHI, inverse FFT, overlap-add), ``Synth.next_hop``, on one core (one BLAS thread), at the
+  engine's priority (SCHED_FIFO when permitted), over a random trajectory;
+- ``hop_ms``: the synthesis hop; ``sc_db``: spectral convergence (dB) of the rendered output, re-analysed
+  with the synthesis transform, against the magnitudes that were decoded (edges of half a window left
+  out); ``sc_db_causal``: the same without look-ahead;
+- ``gl32_frame_ms``, ``gl32_sc_db``: 32 iterations of (fast) Griffin-Lim on the same magnitudes, same
+  transform, offline: time per frame and spectral convergence;
+- ``latency_ms_p50``, ``latency_ms_max``: control-to-sound latency measured by a running engine (null output
+  paced like a 256-frame device): from ``set_target`` to the first output sample whose frame carries it;
+  ``latency_bound_ms`` is one analysis hop plus one block; ``load``: the engine's synthesis time as a
+  fraction of one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import numpy as np
+
+
+def _sc_db(rendering: Any) -> float:
+    from aego.transform import spectral_convergence, to_db
+
+    tf = rendering.transform
+    again = tf.stft_magnitudes(rendering.audio)
+    edge = tf.n_fft // (2 * tf.hop)
+    n = min(len(again), len(rendering.magnitudes))
+    return to_db(spectral_convergence(rendering.magnitudes[edge : n - edge], again[edge : n - edge]))
+
+
+def _frame_times(space: Any, config: Any, timeline: list, hops: int) -> np.ndarray:
+    from aego.audio_out import set_realtime
+    from aego.synth import Synth
+
+    synth = Synth(space, config)
+    for _ in range(16):  # warm-up: numba cache, FFT plans
+        synth.next_hop()
+    synth = Synth(space, config)
+    set_realtime(0, 60)
+    times = np.empty(hops)
+    i = 0
+    hop_s = synth.hop / synth.sample_rate
+    for j in range(hops):
+        while i < len(timeline) and timeline[i].t <= j * hop_s:
+            synth.set_target(timeline[i].value)
+            i += 1
+        t0 = time.perf_counter()
+        synth.next_hop()
+        times[j] = time.perf_counter() - t0
+    return times
+
+
+def _live_latency(space: Any, seconds: float) -> dict[str, float]:
+    from aego.engine import Engine, EngineConfig
+
+    engine = Engine(EngineConfig(audio="null", block=256), space=space)
+    engine.start()
+    try:
+        rng = np.random.default_rng(1)
+        lo, hi = np.asarray(space.latent_bounds).T
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            engine.set_target(rng.uniform(lo, hi))
+            time.sleep(0.05)
+        time.sleep(1.2)  # let the engine publish its once-a-second figures
+        stats = engine.stats()
+    finally:
+        engine.stop()
+    return {k: stats[k] for k in ("latency_ms_p50", "latency_ms_max", "load", "underflows")}
+
+
+def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure; ``args.space`` (default ``synthetic``), ``args.seconds`` (default 10) of trajectory."""
+    from threadpoolctl import threadpool_limits
+
+    from aego.pghi import griffin_lim
+    from aego.render import render_timeline, trajectory
+    from aego.space import SoundSpace
+    from aego.synth import SynthConfig
+
+    seconds = float(getattr(args, "seconds", None) or 10.0)
+    space = SoundSpace.load(getattr(args, "space", None) or "synthetic")
+    config = SynthConfig(sample_rate=48000)
+    timeline = trajectory(space, "random", seconds, seed=0)
+    with threadpool_limits(1):
+        rendering = render_timeline(space, timeline, seconds, config)
+        causal = render_timeline(space, timeline, seconds, SynthConfig(sample_rate=48000, lookahead=False))
+        tf = rendering.transform
+        hops = int(seconds * tf.sample_rate / tf.hop)
+        times = _frame_times(space, config, timeline, hops) * 1e3
+        t0 = time.perf_counter()
+        gl_audio = griffin_lim(rendering.magnitudes, tf, n_iter=32)
+        gl_ms = (time.perf_counter() - t0) * 1e3 / len(rendering.magnitudes)
+    gl_rendering = type(rendering)(audio=gl_audio.astype(np.float32), transform=tf,
+                                   magnitudes=rendering.magnitudes, latents=rendering.latents)
+    live = _live_latency(space, min(seconds, 10.0))
+    p50, p99 = np.percentile(times, [50, 99])
+    analysis_hop_ms = space.transform.hop / space.transform.sample_rate * 1e3
+    return {
+        "space": space.name,
+        "sample_rate": tf.sample_rate,
+        "n_fft": tf.n_fft,
+        "hop": tf.hop,
+        "lookahead": config.lookahead,
+        "frame_ms_p50": round(float(p50), 4),
+        "frame_ms_p99": round(float(p99), 4),
+        "hop_ms": round(tf.hop / tf.sample_rate * 1e3, 4),
+        "sc_db": round(_sc_db(rendering), 2),
+        "sc_db_causal": round(_sc_db(causal), 2),
+        "gl32_frame_ms": round(gl_ms, 3),
+        "gl32_sc_db": round(_sc_db(gl_rendering), 2),
+        "gl32_over_frame": round(gl_ms / float(p50), 1),
+        "latency_ms_p50": live["latency_ms_p50"],
+        "latency_ms_max": live["latency_ms_max"],
+        "latency_bound_ms": round(analysis_hop_ms + 256 / 48000 * 1e3, 2),
+        "centre_delay_ms": round(tf.n_fft / 2 / tf.sample_rate * 1e3, 2),
+        "load": live["load"],
+        "engine_underflows": live["underflows"],
+    }
