@@ -145,7 +145,9 @@ def test_the_window_shows_the_spectrogram_and_text_and_returns_keys_and_quit(xvf
     visuals = Visuals(VisualsConfig(size=(640, 360), frames_dir=str(tmp_path / "frames"), frame_interval=0.2))
     ok, reason = visuals.open()
     assert ok, reason
-    assert "llvmpipe" in reason or "window 640×360" in reason
+    assert "window 640×360" in reason
+    if "llvmpipe" in reason:  # OpenGL on the CPU: the window leaves half the frames to the audio
+        assert "up to 30 frames/s" in reason
     x11 = X11(xvfb)
     try:
         overlay = OverlayState(mode="rehearse", section="one", space="synthetic", dims=1, step=3, action=(0, 1),
@@ -205,10 +207,12 @@ def test_resizing_the_window_resizes_the_picture_and_full_screen_covers_the_disp
             visuals.frame(None, None)
         assert (visuals.renderer.width, visuals.renderer.height) == (480, 300)
         visuals.frame(spectra(5, 300), None)
+        for _ in range(3):  # the window's buffers follow the new size at the next swaps
+            visuals.frame(None, None)
         shot = visuals.screenshot()
         assert shot.shape == (300, 480, 3)
         lit = np.flatnonzero((shot.astype(int).sum(axis=2) > 60)[50:100].any(axis=0))  # 3.2 kHz: row 66
-        assert lit.max() == 479 and lit.min() == 480 - 10  # the five older frames kept, five new ones
+        assert len(lit) and lit.max() == 479 and lit.min() == 480 - 10, lit  # five older frames kept, five new
         visuals.set_colormap("viridis")
         assert visuals.screenshot()[299, 0].tolist() == [68, 1, 84]  # viridis' floor colour, lower left
         with pytest.raises(UsageError):

@@ -180,6 +180,7 @@ class PathMap:
 
     def _make_panel(self, side: int) -> None:
         """The trained-zone picture at its size on screen, opaque, so it can be copied with a blit."""
+        import moderngl
         from scipy.ndimage import zoom
 
         self._release_panel()
@@ -191,6 +192,7 @@ class PathMap:
         edge = (60, 60, 66, 255)
         rgb[0, :], rgb[-1, :], rgb[:, 0], rgb[:, -1] = edge, edge, edge, edge
         self._panel = self.ctx.texture((side, side), 4, rgb.astype(np.uint8).tobytes())
+        self._panel.filter = (moderngl.NEAREST, moderngl.NEAREST)  # drawn texel for pixel
         if self._blitter.available:
             self._panel_fbo = self.ctx.framebuffer(color_attachments=[self._panel])
         self._panel_side = side

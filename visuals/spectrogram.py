@@ -7,10 +7,10 @@ column at the right edge:
 - the *colour ring* (``width × height``, RGBA) keeps them drawn: when frames arrive, only their
   columns are shaded (frequency axis, dB scaling, colour map, all in the fragment shader).
 
-A frame on screen is then two framebuffer blits (the older part of the ring, then the newer part),
-plus the text and the map. On Mesa's CPU renderer an unscaled blit is a memory copy, so the per-frame
-cost stays far below a full-screen shader pass, and Python does only a handful of GL calls: drawing
-never holds up the agent or the audio process.
+A frame is then the colour ring copied out in two framebuffer blits (the older part of the ring, then
+the newer part), plus the text and the map, copied the same way. Offscreen, on Mesa's CPU renderer,
+an unscaled blit is a memory copy, so the per-frame cost stays far below shading the picture anew;
+Python does only a handful of GL calls: drawing never holds up the agent or the audio process.
 """
 
 from __future__ import annotations
@@ -337,7 +337,10 @@ class SpectrogramRenderer:
     def render(self, fbo) -> None:
         """Draw one frame into ``fbo`` (a moderngl framebuffer, e.g. ``ctx.screen``) at the renderer's size."""
         w, h, head = self.width, self.height, self._head
-        if self._blitter.available:
+        # Offscreen, an unscaled blit is a memory copy on Mesa's CPU renderer. Into a window it is not
+        # (the window's buffer differs in layout), but a textured quad measured no faster there.
+        blits = self._blitter.available
+        if blits:
             # Oldest columns (head ..) to the left, newest (.. head) to the right.
             self._blitter.blit(self._colour_fbo.glo, fbo.glo, (head, 0, w, h), (0, 0, w - head, h))
             if head:
@@ -353,11 +356,12 @@ class SpectrogramRenderer:
             self._colours.use(0)
             self._scroll_vao.render(mode=self._mgl.TRIANGLE_STRIP)
         size = (w, h)
+        target = fbo if blits else None
         if self.map is not None:
-            self.map.render(size, fbo)
+            self.map.render(size, target)
         if self.text is not None:
-            self.text.render(size, fbo)
-            self.legend.render(size, fbo)
+            self.text.render(size, target)
+            self.legend.render(size, target)
 
     def release(self) -> None:
         """Free every GL object this renderer made."""

@@ -45,6 +45,8 @@ class VisualsConfig:
         max_fps: with a window, :meth:`Visuals.frame` returns no sooner than ``1 / max_fps`` after the
             previous frame, so a loop paced by it never spins (where vsync is unavailable, e.g. Xvfb,
             or off) and leaves the CPU to the audio.
+        cpu_max_fps: the same limit when OpenGL runs on the CPU (Mesa llvmpipe/softpipe): there every
+            frame costs a full-screen copy into the window on the cores the audio also needs.
         style: the spectrogram's look.
     """
 
@@ -59,6 +61,7 @@ class VisualsConfig:
     bins: int = 1025
     vsync: bool = True
     max_fps: float = 60.0
+    cpu_max_fps: float = 30.0
     style: SpectrogramStyle = field(default_factory=SpectrogramStyle)
 
 
@@ -137,6 +140,7 @@ class Visuals:
         self._events: list[dict] = []
         self._map: tuple | None = None
         self._last_flip = 0.0
+        self._max_fps = self.config.max_fps
         if self.config.frames_dir is not None:
             folder = Path(self.config.frames_dir)
             try:
@@ -212,10 +216,13 @@ class Visuals:
             return False, f"no window: OpenGL 3.3 is not available on this display ({exc})"
         if self.config.fullscreen:
             pygame.mouse.set_visible(False)
+        renderer = self.ctx.info["GL_RENDERER"]
+        if any(name in renderer.lower() for name in ("llvmpipe", "softpipe", "swrast")):
+            self._max_fps = min(self.config.max_fps, self.config.cpu_max_fps)
         width, height = pygame.display.get_window_size()
         self._make_renderer(width, height)
         self.window_open = True
-        return True, f"window {width}×{height} on display {number} ({self.ctx.info['GL_RENDERER']})"
+        return True, f"window {width}×{height} on display {number} ({renderer}, up to {self._max_fps:g} frames/s)"
 
     def _open_offscreen(self) -> str:
         from aego.visuals.headless import OffscreenTarget, VisualsUnavailableError, create_headless_context
@@ -298,7 +305,7 @@ class Visuals:
 
     def _pace(self) -> None:
         """Sleep out the rest of the frame period (no-op when vsync already waited for the display)."""
-        period = 1.0 / self.config.max_fps if self.config.max_fps > 0 else 0.0
+        period = 1.0 / self._max_fps if self._max_fps > 0 else 0.0
         wait = self._last_flip + period - time.monotonic()
         if 0 < wait <= period:
             time.sleep(wait)
