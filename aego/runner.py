@@ -151,6 +151,7 @@ class Runner:
         self._previous: dict = {}
         self._frame_keys: list[Any] = []
         self.operator_gain = 1.0
+        self._visuals_stats: dict = {}
 
     # -- preparation: nothing sounds until all of this has passed ----------------------------------
     def prepare(self) -> None:
@@ -846,7 +847,7 @@ class Runner:
             "osc_out": self.osc.counters() if self.osc is not None else {},
             "log": session.status() if session else {},
             "resumed": self.config.resume is not None,
-            "visuals": self.visuals.stats() if self.visuals is not None else {"window": False},
+            "visuals": self._visuals_stats or (self.visuals.stats() if self.visuals is not None else {"window": False}),
         }
 
     def _finish(self) -> None:
@@ -867,6 +868,9 @@ class Runner:
             with contextlib.suppress(Exception):
                 self._write_state(time.monotonic())
             self._save_agent()
+        if self.visuals is not None:
+            with contextlib.suppress(Exception):
+                self._visuals_stats = self.visuals.stats()
         for part in (self.console, self.midi, self.visuals):
             if part is not None:
                 with contextlib.suppress(Exception):
