@@ -79,7 +79,8 @@ def run_bench(args: Any) -> dict:
         raise UsageError("--seconds must be at least 20 for a soak run")
     folder = Path(tempfile.mkdtemp(prefix="aego-soak-"))
     session = folder / "session"
-    cmd = [sys.executable, "-m", "aego", "install", "--audio", "null", "--no-window", "--console", "off",
+    cmd = [sys.executable, "-m", "aego", "install", "--score", "installation", "--audio", "null", "--no-window",
+           "--console", "off",
            "--duration", str(seconds), "--time-scale", str(TIME_SCALE), "--log", str(session),
            "--osc-listen", f"127.0.0.1:{_free_port()}", "--osc-send", f"127.0.0.1:{_free_port()}", "--seed", "1"]
     space = getattr(args, "space", None)

@@ -74,7 +74,8 @@ class RunConfig:
 
     @classmethod
     def from_args(cls, args: Any, mode: str) -> RunConfig:
-        return cls(mode=mode, score=args.score, spaces=list(args.space or []), audio=args.audio,
+        score = args.score or ("installation" if mode == "install" else "aego")
+        return cls(mode=mode, score=score, spaces=list(args.space or []), audio=args.audio,
                    window=not args.no_window, frames=args.frames, display=args.display, fullscreen=args.fullscreen,
                    duration=args.duration, time_scale=args.time_scale, agent=args.agent, osc_send=args.osc_send,
                    log=args.log, resume=args.resume, seed=args.seed, midi=args.midi, console=args.console, args=args)
@@ -174,7 +175,10 @@ class Runner:
         self.sensors_mod = _import("aego.sensors.hub", "the sensor input") if cfg.args is not None else None
         auto_cue = cfg.mode in ("play", "install")
         loop = True if cfg.mode == "install" else None
-        self.scheduler = Scheduler(self.score, cfg.time_scale, auto_cue=auto_cue, loop=loop)
+        # an installation runs for days: a held fixed point moves a section on (until = "fixed-point") but
+        # never ends the run
+        self.scheduler = Scheduler(self.score, cfg.time_scale, auto_cue=auto_cue, loop=loop,
+                                   ending=cfg.mode != "install")
         self._resume_state = state
         if cfg.resume:
             self.folder = Path(cfg.resume)

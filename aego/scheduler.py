@@ -71,16 +71,18 @@ class Scheduler:
         time_scale: score seconds per real second (``--time-scale``).
         auto_cue: cue sections move on by themselves (install and play).
         loop: start again after the last section; ``None`` follows the score.
+        ending: the score's fixed-point ending may end the run (installations turn it off).
     """
 
     def __init__(self, score: Score, time_scale: float = 1.0, *, auto_cue: bool = False,
-                 loop: bool | None = None) -> None:
+                 loop: bool | None = None, ending: bool = True) -> None:
         if not time_scale > 0:
             raise ValueError("time_scale must be positive")
         self.score = score
         self.time_scale = float(time_scale)
         self.auto_cue = auto_cue
         self.loop = score.loop if loop is None else loop
+        self.ending = ending
         self.index = 0
         self.loops = 0
         self.dims_override: int | None = None
@@ -176,7 +178,7 @@ class Scheduler:
         """Feed the explorer's position; returns the transition a held fixed point causes, if any."""
         if self.fixed_point is None or self.ended:
             return None
-        armed_end = self.section.name in self.score.end.sections  # type: ignore[union-attr]
+        armed_end = self.ending and self.section.name in self.score.end.sections  # type: ignore[union-attr]
         if not (armed_end or self.section.until == "fixed-point"):
             return None
         if not self.fixed_point.update(position, self.elapsed(now)):

@@ -112,3 +112,11 @@ def test_fixed_point_restarts_when_the_explorer_moves():
     assert not f.update(np.array([0.6]), 1.5)  # left the radius: a new anchor
     assert not f.update(np.array([0.6]), 3.0)
     assert f.update(np.array([0.61]), 3.6)
+
+
+def test_installations_never_end_on_a_fixed_point():
+    s = make(ending=False, loop=True)
+    s.start(0.0)
+    s.goto("three", 0.0)
+    assert s.observe(np.array([0.5] * 4), 0.0) is None
+    assert s.observe(np.array([0.5] * 4), 10.0) is None and s.ended is None

@@ -9,8 +9,9 @@ from aego.commands import arguments as a
 
 def add_mode_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options every run mode takes."""
-    parser.add_argument("--score", default="aego", metavar="NAME|PATH",
-                        help="a bundled score by name ('aego' is the piece, 'installation' loops) or a TOML file")
+    parser.add_argument("--score", default=None, metavar="NAME|PATH",
+                        help="a bundled score by name ('aego' is the piece, 'installation' loops) or a TOML file "
+                             "(default: 'installation' for install, 'aego' otherwise)")
     parser.add_argument("--space", action="append", default=[], type=a.space_override, metavar="NAME=PATH",
                         help="replace a space named in the score by another sound-space file (repeatable)")
     parser.add_argument("--audio", default="default", type=a.audio_output, metavar="default|jack|null|file:PATH",
