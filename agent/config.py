@@ -29,7 +29,7 @@ class AgentConfig:
     hidden: tuple[int, ...] = (64, 64)
     learning_rate: float = 2e-3
     position_scale: float = 4.0  # inputs are (u - 0.5) * scale: sharper boundaries for small steps
-    position_bumps: int = 21  # Gaussian bumps per axis in the input (0: coordinates only)
+    position_bumps: int = 0  # Gaussian bumps per axis in the input (0: coordinates only)
 
     # Credit assignment: the performer's reaction delay, as a distribution over seconds.
     delay: str = "uniform"  # "uniform" (Deep TAMER) or "co-explorer" (0.9^i over ten bins)
@@ -47,16 +47,17 @@ class AgentConfig:
     epsilon: float = 0.1  # epsilon-greedy, decaying as epsilon * exp(-actions / epsilon_decay_actions)
     epsilon_decay_actions: float = 2000.0
     epsilon_min: float = 0.01
-    persistence: float = 0.05  # added to the estimate of repeating the last move
+    explore_run: tuple[int, int] = (1, 1)  # an exploratory move is held for this many actions (min, max)
+    persistence: float = 0.0  # added to the estimate of repeating the last move
 
     # Curiosity: pseudo-counts over a tile-coded grid of visited positions.
-    novelty_weight: float = 1.0  # beta: the bonus scale with no feedback
+    novelty_weight: float = 0.1  # beta: the bonus scale with no feedback
     novelty_cap: float = 2.0  # bonus = min(cap, (N + 0.01) ** -0.5)
     novelty_cell: float = 0.02  # tile width (two default steps)
     novelty_tilings: int = 4
     novelty_lookahead: int = 3  # the bonus of a move looks this many steps along it
     novelty_feedback_decay: float = 0.9  # beta is multiplied by this at every feedback
-    novelty_recovery: float = 30.0  # seconds for beta to come back (1/e) once feedback stops
+    novelty_recovery: float = 120.0  # seconds for beta to come back (1/e) once feedback stops
     explore_candidates: int = 64  # /aego/explore samples this many positions and jumps to the most novel
 
     # Rewards.
@@ -74,6 +75,7 @@ class AgentConfig:
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
+        self.explore_run = (int(self.explore_run[0]), int(self.explore_run[1]))
         self.validate()
 
     def validate(self) -> None:

@@ -50,10 +50,18 @@ class NoveltyCounter:
 
     def count(self, context: str, position: np.ndarray) -> float:
         """The pseudo-count of ``position``: mean over tilings of its tile's visits."""
+        return float(self.count_many(context, np.asarray(position)[None, :])[0])
+
+    def count_many(self, context: str, positions: np.ndarray) -> np.ndarray:
+        """Pseudo-counts of ``positions`` ``(n, dims) -> (n,)``."""
         grids = self.counts.get(context)
+        n, dims = positions.shape
         if grids is None:
-            return 0.0
-        return sum(grid.get(key, 0) for grid, key in zip(grids, self._tiles(position), strict=True)) / self.tilings
+            return np.zeros(n)
+        keys = np.floor((positions[:, None, :] + self._offsets(dims)[None, :, :]) / self.cell).astype(np.int64)
+        rows = keys.tolist()
+        return np.array([sum(g.get(tuple(k), 0) for g, k in zip(grids, row, strict=True)) for row in rows]) \
+            / self.tilings
 
     def cells_visited(self, context: str) -> int:
         """How many tiles of the first tiling were visited."""

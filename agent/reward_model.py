@@ -33,70 +33,56 @@ class StateEncoder:
         self.size = 2 * max_dims + max_spaces + max_dims * bumps
 
     def encode(self, position: np.ndarray, space_slot: int) -> np.ndarray:
-        x = np.zeros(self.size, dtype=np.float32)
-        u = np.asarray(position, dtype=np.float64)
-        dims = len(u)
-        x[:dims] = (u - 0.5) * self.scale
-        x[self.max_dims : self.max_dims + dims] = 1.0
-        x[2 * self.max_dims + space_slot % self.max_spaces] = 1.0
+        """``(dims,) -> (size,)``."""
+        return self.encode_many(np.asarray(position)[None, :], space_slot)[0]
+
+    def encode_many(self, positions: np.ndarray, space_slot: int) -> np.ndarray:
+        """``(n, dims) -> (n, size)``."""
+        u = np.asarray(positions, dtype=np.float64)
+        n, dims = u.shape
+        x = np.zeros((n, self.size), dtype=np.float32)
+        x[:, :dims] = (u - 0.5) * self.scale
+        x[:, self.max_dims : self.max_dims + dims] = 1.0
+        x[:, 2 * self.max_dims + space_slot % self.max_spaces] = 1.0
         if self.bumps:
             start = 2 * self.max_dims + self.max_spaces
-            bumps = np.exp(-0.5 * ((u[:, None] - self.centres[None, :]) / self.width) ** 2)
-            x[start : start + dims * self.bumps] = bumps.reshape(-1)
+            bumps = np.exp(-0.5 * ((u[:, :, None] - self.centres[None, None, :]) / self.width) ** 2)
+            x[:, start : start + dims * self.bumps] = bumps.reshape(n, -1)
         return x
 
 
-def pair_expansion(max_dims: int) -> np.ndarray:
-    """The fixed map from head outputs ``(g_0..g_{D-1}, b)`` to action values, shape ``(D + 1, 2D)``.
-
-    ``Ĥ(s, (i, -1)) = b(s) - g_i(s)`` and ``Ĥ(s, (i, +1)) = b(s) + g_i(s)``.
-    """
-    e = np.zeros((max_dims + 1, 2 * max_dims), dtype=np.float32)
-    for i in range(max_dims):
-        e[i, 2 * i] = -1.0
-        e[i, 2 * i + 1] = 1.0
-    e[max_dims, :] = 1.0
-    return e
-
-
 class RewardModel(nn.Module):
-    """Ĥ(s, a) for ``a = (axis i, direction d)``: ``d * g_i(s) + b(s)``, from an MLP with ReLU.
+    """N(u'): the performer's expected reward for arriving at position u' (encoded), an MLP with ReLU.
 
-    The head is shaped by the action space: opposite moves along an axis get opposite estimates
-    around a shared level ``b(s)``. Whatever the performer says about one move also informs the
-    opposite move (a step up judged bad makes the step down look good), which halves what has to
-    be learned, and a reward for *being* somewhere (a level, not a direction) goes into ``b`` without
-    disturbing the choice of move. The last layer starts at zero, so Ĥ = 0 before any feedback.
+    Ĥ(s, a) = N(s ⊕ a): every action here is a move to a neighbouring position, so the estimate of a
+    move is the estimate of where it leads. This is the action space's own structure, not an
+    approximation: two moves that lead to the same place are worth the same, what is learnt about
+    one axis or direction informs the others, and greedy choice climbs the learnt landscape.
+    The last layer starts at zero, so Ĥ = 0 before any feedback.
     """
 
-    def __init__(self, state_size: int, n_actions: int, hidden: tuple[int, ...] = (64, 64)) -> None:
+    def __init__(self, state_size: int, hidden: tuple[int, ...] = (64, 64)) -> None:
         super().__init__()
-        self.max_dims = n_actions // 2
-        self.register_buffer("expansion", torch.from_numpy(pair_expansion(self.max_dims)), persistent=False)
         layers: list[nn.Module] = []
         width = state_size
         for h in hidden:
             layers += [nn.Linear(width, h), nn.ReLU()]
             width = h
-        last = nn.Linear(width, self.max_dims + 1)
+        last = nn.Linear(width, 1)
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
         layers.append(last)
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch, state_size) -> (batch, n_actions)``."""
-        return self.net(x) @ self.expansion
+        """``(batch, state_size) -> (batch, 1)``."""
+        return self.net(x)
 
     def snapshot(self) -> Snapshot:
-        """The weights as NumPy arrays, the fixed expansion folded into the last layer."""
+        """The weights as NumPy arrays (a frozen copy)."""
         linears = [m for m in self.net if isinstance(m, nn.Linear)]
-        e = self.expansion.numpy()
         with torch.no_grad():
-            layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears]
-        w, b = layers[-1]
-        layers[-1] = (w @ e, b @ e)
-        return Snapshot(layers)
+            return Snapshot([(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linears])
 
 
 class Snapshot:

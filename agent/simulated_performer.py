@@ -36,6 +36,8 @@ class PerformerConfig:
     stream_rate: float = 100.0  # samples per second (stream)
     stream_noise: float = 0.2  # Gaussian noise on each sample
     stream_full_steps: float = 4.0  # coming this many steps closer within the window is a full +1
+    judge: str = "level"  # "progress": warmer/colder; "level": how close it is; "both": their mean
+    level_steps: float = 15.0  # the level falls from +1 at the target to 0 this many steps away, -1 at twice
 
 
 class SimulatedPerformer:
@@ -76,9 +78,16 @@ class SimulatedPerformer:
         progress = self._distance_at(t - c.judge_window) - now_d
         if now_d <= c.radius_steps * self.step:
             return 1.0
+        level = float(np.clip(1.0 - now_d / (c.level_steps * self.step), -1.0, 1.0))
         if c.mode == "clicks":
-            return float(np.sign(progress)) if abs(progress) > 0.5 * self.step else 0.0
-        return float(np.clip(progress / (c.stream_full_steps * self.step), -1.0, 1.0))
+            warmer = float(np.sign(progress)) if abs(progress) > 0.5 * self.step else 0.0
+            if c.judge == "level":
+                return float(np.sign(level))
+            if c.judge == "both":
+                return warmer if warmer != 0.0 else float(np.sign(level))
+            return warmer
+        warmer = float(np.clip(progress / (c.stream_full_steps * self.step), -1.0, 1.0))
+        return {"progress": warmer, "level": level, "both": 0.5 * (warmer + level)}[c.judge]
 
     def poll(self, now: float) -> list[tuple[float, float]]:
         """The rewards given up to ``now``: ``[(time, value), ...]`` in time order, values in [-1, 1]."""

@@ -24,7 +24,8 @@ def target_for(seed: int, dims: int, start: np.ndarray, distance: float) -> np.n
 
 
 def teach(kind: str, mode: str, seed: int, *, config: AgentConfig | None = None, dims: int = 4,
-          period: float = 0.05, seconds: float = 90.0, start_steps: float = 10.0, tail: float = 30.0) -> dict:
+          period: float = 0.05, seconds: float = 90.0, start_steps: float = 10.0, tail: float = 30.0,
+          performer: PerformerConfig | None = None) -> dict:
     """Teach an explorer toward a target ``start_steps`` steps away; distances in normalised units.
 
     Returns ``{"start", "tail_mean", "final", "distances" (steps,)}``; ``tail_mean`` is the mean distance
@@ -35,7 +36,8 @@ def teach(kind: str, mode: str, seed: int, *, config: AgentConfig | None = None,
     start = np.full(dims, 0.5)
     target = target_for(seed, dims, start, start_steps * config.step)
     explorer.configure(dims, start, config.step)
-    performer = SimulatedPerformer(target, config.step, PerformerConfig(mode=mode), seed)
+    performer_config = dataclasses.replace(performer or PerformerConfig(), mode=mode)
+    performer = SimulatedPerformer(target, config.step, performer_config, seed)
     performer.hear(0.0, start)
     n = round(seconds / period)
     distances = np.zeros(n)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from aego.agent.actions import action_index, index_action
+from aego.agent.actions import action_index, apply
 from aego.agent.config import AgentConfig
 from aego.agent.credit import Trajectory, co_explorer_delay, credit_weights, uniform_delay
 from aego.agent.curiosity import CuriosityLevel, NoveltyCounter, novelty_bonus
@@ -45,7 +45,7 @@ class DeepTamer(Explorer):
         torch.manual_seed(seed)
         self.encoder = StateEncoder(c.max_dims, c.max_spaces, c.position_scale, c.position_bumps)
         self.n_actions = 2 * c.max_dims
-        self.model = RewardModel(self.encoder.size, self.n_actions, c.hidden)
+        self.model = RewardModel(self.encoder.size, c.hidden)
         self.replay = ReplayBuffer(c.replay_size, self.encoder.size)
         self.learner = Learner(self.model, self.replay, learning_rate=c.learning_rate, batch_size=c.batch_size,
                                updates_per_feedback=c.updates_per_feedback, seed=seed, mode=c.learner)
@@ -62,38 +62,57 @@ class DeepTamer(Explorer):
         self._last_values = np.zeros(self.n_actions)
         self._last_bonus = 0.0
         self._epsilon = c.epsilon
+        self._run_left = 0
 
     # -- 1. acting --------------------------------------------------------------------------------
     def _choose(self, now: float, mask: np.ndarray) -> int:
-        state = self._encode(self.position)
-        values = self.learner.snapshot(state)
-        self._last_values = values
         allowed = np.flatnonzero(mask)
+        values = np.zeros(self.n_actions)
+        values[allowed] = self._estimate(allowed)
+        self._last_values = values
         c = self.config
         self._epsilon = max(c.epsilon_min, c.epsilon * math.exp(-self.counts["actions"] / c.epsilon_decay_actions))
-        if self.rng.random() < self._epsilon:
+        last = None if self.last_action is None else action_index(self.last_action.dim, self.last_action.direction)
+        if self._run_left > 0 and last is not None and mask[last]:
+            # An exploratory gesture goes on: a run of one move gets feedback that can only be about it.
+            self._run_left -= 1
+            index = last
+        elif self.rng.random() < self._epsilon:
             index = int(self.rng.choice(allowed))
+            self._run_left = int(self.rng.integers(c.explore_run[0], c.explore_run[1] + 1)) - 1
         else:
+            self._run_left = 0
             q = values[allowed].astype(np.float64)
             beta = self.curiosity.at(now)
             if beta > 1e-3:
-                q = q + beta * np.array([self._move_novelty(i) for i in allowed])
-            if self.last_action is not None:  # keep going when nothing says otherwise: lines, not trills
-                q[allowed == action_index(self.last_action.dim, self.last_action.direction)] += c.persistence
+                q = q + beta * self._move_novelty(allowed)
+            if last is not None:  # keep going when nothing says otherwise: lines, not trills
+                q[allowed == last] += c.persistence
             q += self.rng.random(len(q)) * 1e-9  # random tie-break
             index = int(allowed[np.argmax(q)])
-        self.trajectory.add(now, state, index)
+        self.trajectory.add(now, self._encode(apply(self.position, index, self.step)), 0)
         return index
 
-    def _move_novelty(self, index: int) -> float:
-        """Mean novelty bonus of the positions 1..lookahead steps along move ``index``."""
-        dim, direction = index_action(index)
-        here = self.position.copy()
-        total = 0.0
-        for j in range(1, self.config.novelty_lookahead + 1):
-            here[dim] = min(1.0, max(0.0, self.position[dim] + direction * j * self.step))
-            total += float(novelty_bonus(self.novelty.count(self._context, here), self.config.novelty_cap))
-        return total / self.config.novelty_lookahead
+    def _estimate(self, indices: np.ndarray) -> np.ndarray:
+        """Ĥ(s, a) for the given actions from the current position: N(where each move leads)."""
+        dims, directions = indices // 2, np.where(indices % 2 == 1, 1.0, -1.0)
+        points = np.repeat(self.position[None, :], len(indices), axis=0)
+        rows = np.arange(len(indices))
+        points[rows, dims] = np.clip(points[rows, dims] + directions * self.step, 0.0, 1.0)
+        states = self.encoder.encode_many(points, self.space_slots.get(self.space, 0))
+        return self.learner.snapshot(states)[:, 0]
+
+    def _move_novelty(self, allowed: np.ndarray) -> np.ndarray:
+        """Mean novelty bonus of the positions 1..lookahead steps along each allowed move, ``(n,)``."""
+        look = self.config.novelty_lookahead
+        dims, directions = allowed // 2, np.where(allowed % 2 == 1, 1.0, -1.0)
+        points = np.repeat(self.position[None, :], len(allowed) * look, axis=0)
+        rows = np.arange(len(points))
+        j = np.tile(np.arange(1, look + 1), len(allowed))
+        axis = np.repeat(dims, look)
+        points[rows, axis] = np.clip(points[rows, axis] + np.repeat(directions, look) * j * self.step, 0.0, 1.0)
+        counts = self.novelty.count_many(self._context, points)
+        return novelty_bonus(counts, self.config.novelty_cap).reshape(len(allowed), look).mean(axis=1)
 
     def _moved(self, now: float, index: int, old: np.ndarray, new: np.ndarray) -> None:
         self.novelty.visit(self._context, new)
@@ -141,25 +160,21 @@ class DeepTamer(Explorer):
 
     # -- 5. zone, explore -------------------------------------------------------------------------
     def _learn_zone(self, value: float, now: float) -> None:
-        """Like (+v): moves back toward here are worth +v, moves away -v; dislike the reverse."""
-        states, actions, labels = [], [], []
+        """Like (+v) or dislike (-v) the neighbourhood: positions within ``zone_steps`` of here along
+        each active axis are labelled ``v``, fading with distance, one step beyond them ``-v/2``."""
+        states, labels = [], []
         for dim in range(self.dims):
             for direction in (-1, 1):
-                for j in range(self.config.zone_steps):
+                for j in range(self.config.zone_steps + 2):
                     p = self.position.copy()
                     p[dim] = self.position[dim] + direction * j * self.step
                     if not 0.0 <= p[dim] <= 1.0:
                         break
-                    s = self._encode(p)
-                    states.append(s)
-                    actions.append(action_index(dim, direction))
-                    labels.append(-value)  # away
-                    if j > 0:
-                        states.append(s)
-                        actions.append(action_index(dim, -direction))
-                        labels.append(value)  # back
-        n = len(actions)
-        self.learner.submit(np.array(states, np.float32), np.array(actions, np.int64), np.array(labels, np.float32),
+                    states.append(self._encode(p))
+                    inside = j <= self.config.zone_steps
+                    labels.append(value * (1.0 - 0.5 * j / self.config.zone_steps) if inside else -0.5 * value)
+        n = len(labels)
+        self.learner.submit(np.array(states, np.float32), np.zeros(n, np.int64), np.array(labels, np.float32),
                             np.full(n, self.config.zone_weight, np.float32))
         self.curiosity.on_feedback(now)
 
@@ -195,8 +210,7 @@ class DeepTamer(Explorer):
     # -- reports ----------------------------------------------------------------------------------
     def estimates(self) -> np.ndarray:
         """Ĥ of each active move from here, shape ``(dims, 2)`` as (down, up)."""
-        values = self.learner.snapshot(self._encode(self.position))
-        return values[: 2 * self.dims].reshape(self.dims, 2)
+        return self._estimate(np.arange(2 * self.dims)).reshape(self.dims, 2)
 
     def _overlay_extra(self) -> dict[str, Any]:
         now_bonus = float(novelty_bonus(self.novelty.count(self._context, self.position), self.config.novelty_cap))
