@@ -39,3 +39,19 @@ def test_the_demo_picture_is_drawn(tmp_path):
     assert picture.shape == (180, 320, 3)
     assert picture[40:, :].max() > 200  # the spectrum
     assert picture[:30, :60].max() > 150  # the text begins at the top left
+
+
+def test_the_demo_walks_a_sound_space_along_its_ica_axes():
+    import numpy as np
+    from aego.visuals.demo import space_walk, toy_walk
+
+    from aego.space import SoundSpace
+
+    space = SoundSpace.untrained(seed=3)
+    spectra, positions, _, transform = space_walk(space, 40)
+    assert spectra.shape == (40, transform.bins) and np.isfinite(spectra).all()
+    assert positions.shape == (40, 4) and np.all((positions >= 0) & (positions <= 1))
+    steps = np.abs(np.diff(positions, axis=0)).sum(axis=1)
+    assert np.all(steps[0::2] == 0) and np.allclose(steps[1::2], 0.004)  # one small step every two frames
+    spectra, positions, _, transform = toy_walk(40)
+    assert spectra.shape == (40, transform.bins) and spectra.max() > 1.0
