@@ -275,7 +275,7 @@ def read_csv_trajectory(path: str | Path, dims: int, seconds: float) -> list[Tim
         if np.any(np.diff(times) < 0):
             raise UsageError(f"{path}: the times in the first column must not go backwards")
     else:
-        times, z = np.linspace(0.0, seconds, len(data), endpoint=len(data) == 1), data
+        times, z = np.linspace(0.0, seconds if len(data) > 1 else 0.0, len(data)), data
     return [TimelineEvent(float(t), "target", zi.astype(np.float32)) for t, zi in zip(times, z, strict=True)]
 
 
