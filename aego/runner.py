@@ -260,6 +260,12 @@ class Runner:
         if self.console is None or not self.console.enabled:
             print(f"aego {self.config.mode}: {message}", file=sys.stderr, flush=True)
 
+    def _disk_warning(self, message: str) -> None:
+        """A session-folder problem: always on stderr, and in the console when there is one."""
+        print(message, file=sys.stderr, flush=True)
+        if self.console is not None and self.console.enabled:
+            self.say(message)
+
     def _start(self) -> None:
         cfg = self.config
         first = self.score.sections[0] if self._resume_state is None else self._resume_section()
@@ -280,7 +286,7 @@ class Runner:
             self._engine_failed(box["error"], first)
         rotate = ROTATE_BYTES if cfg.mode == "install" else None
         self.session = Session(self.folder, resume=cfg.resume is not None, rotate_bytes=rotate, keep=ROTATE_KEEP,
-                               warn=self.say)
+                               warn=self._disk_warning)
         for notice in self.notices:
             self.session.log("cue", what="notice", message=notice)
         self._sound_on()
@@ -295,10 +301,13 @@ class Runner:
                 self.say(message)
         self._start_visuals()
         from aego.console import Console
-        from aego.operator import MidiInput, Operator, OperatorState
+        from aego.operator import KEY_HELP, MidiInput, Operator, OperatorState
         from aego.sensors.keyboard import KeyboardReward
 
         self.console = Console(cfg.console)
+        self._console_keys = list(KEY_HELP)
+        if cfg.mode == "rehearse":
+            self._console_keys = [("↑ + p", "like"), ("↓ - m", "dislike"), *KEY_HELP]
         self.operator = Operator(OperatorState(period=first.period, gain=self.operator_gain),
                                  [s.name for s in self.score.sections])
         self.keyboard = KeyboardReward()
@@ -414,7 +423,10 @@ class Runner:
             self.hub = None
             return
         mod = self.sensors_mod
-        self.hub = mod.InputHub(mod.config_from_args(args, session_dir=self.folder))
+        # raw sensor streams are recorded for performances; an installation runs for days and would fill the
+        # disk (about 1.7 GB a day for two IMUs at 200 Hz), so it records none
+        record_in = None if self.config.mode == "install" else self.folder
+        self.hub = mod.InputHub(mod.config_from_args(args, session_dir=record_in))
         self.hub.start()
 
     def _start_visuals(self) -> None:
@@ -786,7 +798,8 @@ class Runner:
                                            (self.hub.sensors() if self.hub else [])],
             audio=self._audio_stats(), paused=self.explorer.paused, muted=self.operator.state.muted,
             gain=self.operator.state.gain, hold=hold, run_time=now - self.t_start, notices=list(self.notices),
-            session=str(self.folder) + (f"  [red]{self.session.error}[/red]" if self.session.error else ""))
+            session=str(self.folder) + (f"  [red]{self.session.error}[/red]" if self.session.error else ""),
+            keys=self._console_keys)
         self.console.update(state)
 
     # -- state, summary, end ------------------------------------------------------------------------
