@@ -198,7 +198,7 @@ def test_the_overlay_lines_say_what_the_machine_is_doing():
     assert "step     1234  dim 1 -" in text
     assert "z        0.250 0.500" in text
     assert "reward   -0.50 imu" in text
-    assert "0 +.12 -.03  1 +.40*+.00" in text  # the best action marked; NaN shown as 0
+    assert "Ĥ(- +)   0 +.12 -.03  1 +.40*+.00" in text  # the best action marked; NaN shown as 0
     assert "novelty  0.83" in text and "right stale" in text and "underflows 2" in text
     assert text.endswith("paused")
     assert OverlayState().lines() == ["ægo"]

@@ -40,8 +40,9 @@ class OverlayState:
         position: the agent's position along the explored axes, normalised to ``[0, 1]``, ``(dims,)``.
         reward: the last reward received, in ``[-1, 1]``.
         reward_source: where it came from (``keyboard``, ``osc``, ``imu``, ``serial``).
-        estimates: the agent's estimate of the reward for each action, ``(2 * dims,)`` ordered
-            ``dim 0 +, dim 0 -, dim 1 +, dim 1 -, ...``.
+        estimates: the agent's estimate of the reward for each action, ``(2 * dims,)`` ordered as the
+            agent indexes its actions, ``2 * dim + (direction > 0)``: ``dim 0 -, dim 0 +, dim 1 -, ...``
+            (the flattened ``(dims, 2)`` (down, up) estimates of :mod:`aego.agent`).
         novelty: the agent's novelty (curiosity bonus) at its position, ``>= 0``.
         sensors: sensor status in a few words (e.g. ``left ok · right stale``).
         audio_load: fraction of the audio block time spent producing it (``0.25`` is 25 %).
@@ -125,7 +126,7 @@ def _short(value: float) -> str:
 
 
 def _estimate_lines(estimates: Sequence[float], per_line: int = 4) -> list[str]:
-    """Compact estimates: ``Ĥ(+ -)  0 +.12 -.03   1 +.40*-.10``; the best action marked with ``*``."""
+    """Compact estimates: ``Ĥ(- +)  0 -.03 +.12   1 -.10 +.40*``; the best action marked with ``*``."""
     values = [_finite(v) for v in estimates]
     if len(values) < 2:
         return []
@@ -139,7 +140,7 @@ def _estimate_lines(estimates: Sequence[float], per_line: int = 4) -> list[str]:
         cells.append(f"{dim} {pair[0]}{pair[1]}")
     lines = []
     for start in range(0, len(cells), per_line):
-        label = "Ĥ(+ -)   " if start == 0 else "         "
+        label = "Ĥ(- +)   " if start == 0 else "         "
         lines.append(label + " ".join(cells[start:start + per_line]))
     return lines
 

@@ -39,7 +39,7 @@ class VisualsConfig:
         frames_dir: also write the picture as PNG files into this folder (``--frames DIR``).
         frame_interval: seconds between PNG files.
         title: the window title.
-        sample_rate: Hz of the spectrum frames (for the frequency axis).
+        sample_rate: Hz of the transform the spectrum frames come from (for the frequency axis).
         bins: bins of the spectrum frames (frames with another size reconfigure the picture).
         vsync: wait for the display's refresh when showing a frame (no tearing on a projector).
         max_fps: with a window, :meth:`Visuals.frame` returns no sooner than ``1 / max_fps`` after the
