@@ -111,7 +111,9 @@ def render_demo(path: str, width: int = 1280, height: int = 720, seed: int = 0) 
     except (ImportError, UsageError):
         spectra, positions, actions, transform = toy_walk(frames, seed)
         rng = np.random.default_rng(seed + 1)
-        points = rng.random((3000, 2)) ** 1.5  # a stand-in training set: dense at low values
+        # A stand-in training set: three clusters, so trained and untrained zones both show.
+        centres = np.array([[0.3, 0.35], [0.65, 0.6], [0.45, 0.8]])
+        points = centres[rng.integers(0, 3, 3000)] + rng.normal(0, 0.09, (3000, 2))
         source, space_name = "FM toy tones (the synthetic space is not installed)", "toy-fm"
     section = f"grow-{positions.shape[1]}"
     ctx = create_headless_context()
