@@ -33,7 +33,10 @@ def xvfb(monkeypatch):
     if shutil.which("Xvfb") is None:
         pytest.fail("Xvfb is missing: install xvfb (make setup does)")
     read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp"],
+    # -noreset: the server would otherwise reset (refusing connections for a moment) whenever its last
+    # client leaves, e.g. between two windows of one test.
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "800x600x24", "-nolisten", "tcp",
+                             "-noreset"],
                             pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=_die_with_parent)
     os.close(write_fd)
