@@ -29,7 +29,7 @@ class AgentConfig:
     hidden: tuple[int, ...] = (64, 64)
     learning_rate: float = 2e-3
     position_scale: float = 4.0  # inputs are (u - 0.5) * scale: sharper boundaries for small steps
-    position_bumps: int = 0  # Gaussian bumps per axis in the input (0: coordinates only)
+    position_bumps: int = 21  # Gaussian bumps per axis in the input (0: coordinates only)
 
     # Credit assignment: the performer's reaction delay, as a distribution over seconds.
     delay: str = "uniform"  # "uniform" (Deep TAMER) or "co-explorer" (0.9^i over ten bins)
