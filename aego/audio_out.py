@@ -24,6 +24,7 @@ loses at most the last second).
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing as mp
 import os
 import threading
@@ -190,6 +191,10 @@ def device_main(kind: str, ring_spec: RingSpec, slots_name: str, sample_rate: in
             with contextlib.suppress(BaseException):
                 outdata.fill(0)
 
+    # No cyclic garbage is made from here on; a collection started by the callback's own small
+    # allocations would scan every module object (numba, numpy) and take milliseconds.
+    gc.freeze()
+    gc.disable()
     try:
         stream = sd.OutputStream(device=device, samplerate=rate, channels=channels, dtype="float32",
                                  callback=callback, blocksize=0, latency="low")

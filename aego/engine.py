@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import json
 import math
 import multiprocessing as mp
@@ -341,6 +342,8 @@ class Engine:
             "spectrum_bins": int(e["spectrum_bins"]),
             "spectrum_hop_s": e["spectrum_hop_s"],
             "latent_dim": int(e["latent_dim"]),
+            "engine_pid": self._process.pid if self._process is not None else 0,
+            "device_pid": int(d["pid"]) if self.output.is_device else 0,
         }
 
 
@@ -649,6 +652,10 @@ def engine_main(config_dict: dict[str, Any], shared: _Shared, space_arg: Any) ->
         proc.stats["spectrum_bins"] = space.transform.bins
         proc.stats["latent_dim"] = space.latent_dim
         proc.stats["fill_target"] = proc.fill_target()
+        # Everything loaded so far is permanent: garbage collections scan only what is new (milliseconds
+        # otherwise, with numba and NumPy loaded, enough to starve the ring).
+        gc.collect()
+        gc.freeze()
         while proc.audio.available() < proc.fill_target():  # prefill, then let the consumer in
             proc.audio.write(proc.synth.next_hop())
         proc.start_output()
