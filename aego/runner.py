@@ -372,7 +372,7 @@ class Runner:
     def _engine_failed(self, exc: BaseException, first: Section) -> None:
         """The engine did not start: fall back to a file (play, no device) or say why in one line."""
         cfg = self.config
-        no_device = type(exc).__name__ == "DeviceUnavailable"
+        no_device = type(exc).__name__.startswith("DeviceUnavailable")
         if isinstance(exc, UsageError):
             raise exc
         fallback = cfg.mode == "play" and cfg.audio == "default" and isinstance(exc, RuntimeError | OSError)
@@ -688,35 +688,60 @@ class Runner:
         frame_s = 1 / 60 if self.visuals is not None and self.visuals.window_open else 0.02
         while not self._stop.is_set():
             now = time.monotonic()
-            self._inputs(now)
-            if self._stop.is_set():
-                break
-            for transition in self.scheduler.update(now):
-                self._apply(transition, now)
-            if not self.explorer.paused:
-                with self._lock:
-                    position = self.u[: self.dims].copy()
-                held = self.scheduler.observe(position, now)
-                if held is not None:
-                    self.session.log("cue", what="fixed-point", z=position)  # type: ignore[union-attr]
-                    self._apply(held, now)
-            if cfg.duration is not None and now - self.t_start >= cfg.duration:
-                self.request_stop("duration")
-            self._engine_and_visuals(now)
-            self._update_console(now)
-            if now >= next_state:
-                self._write_state(now)
-                next_state = now + STATE_EVERY_S
-            if now >= next_summary:
-                self.session.write_summary(self.summary())  # type: ignore[union-attr]
-                next_summary = now + SUMMARY_EVERY_S
-            # what the explorer learned is saved within 2 s of a reward, its wandering every 10 s
-            if now >= next_agent or (self.rewards != saved_rewards and now >= next_agent - AGENT_EVERY_S + 2.0):
-                saved_rewards = self.rewards
-                self._save_agent()
-                next_agent = now + AGENT_EVERY_S
-            if not (self.visuals is not None and self.visuals.window_open):
-                self._stop.wait(max(0.0, frame_s - (time.monotonic() - now)))
+            try:
+                self._inputs(now)
+                if self._stop.is_set():
+                    break
+                for transition in self.scheduler.update(now):
+                    self._apply(transition, now)
+                if not self.explorer.paused:
+                    with self._lock:
+                        position = self.u[: self.dims].copy()
+                    held = self.scheduler.observe(position, now)
+                    if held is not None:
+                        self.session.log("cue", what="fixed-point", z=position)  # type: ignore[union-attr]
+                        self._apply(held, now)
+                if cfg.duration is not None and now - self.t_start >= cfg.duration:
+                    self.request_stop("duration")
+                self._engine_and_visuals(now)
+                self._check_pacer()
+                self._update_console(now)
+                if now >= next_state:
+                    self._write_state(now)
+                    next_state = now + STATE_EVERY_S
+                if now >= next_summary:
+                    self.session.write_summary(self.summary())  # type: ignore[union-attr]
+                    next_summary = now + SUMMARY_EVERY_S
+                # what the explorer learned is saved within 2 s of a reward, its wandering every 10 s
+                if now >= next_agent or (self.rewards != saved_rewards and now >= next_agent - AGENT_EVERY_S + 2.0):
+                    saved_rewards = self.rewards
+                    self._save_agent()
+                    next_agent = now + AGENT_EVERY_S
+                if not (self.visuals is not None and self.visuals.window_open):
+                    self._stop.wait(max(0.0, frame_s - (time.monotonic() - now)))
+            except Exception as exc:  # a bug in one step must not end the performance: log it, go on
+                self._loop_error(exc)
+                self._stop.wait(0.02)
+
+    def _check_pacer(self) -> None:
+        """An action that failed on the pacer thread is counted there; log each new failure once here."""
+        errors = self.pacer.errors
+        if errors != getattr(self, "_pacer_errors", 0):
+            self._pacer_errors = errors
+            message = self.pacer.last_error
+            if message != getattr(self, "_last_pacer_error", None):
+                self._last_pacer_error = message
+                self.session.log("error", source="pacer", message=message)  # type: ignore[union-attr]
+
+    def _loop_error(self, exc: Exception) -> None:
+        import traceback
+
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        message = f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"
+        if message != getattr(self, "_last_loop_error", None):  # the same failure every frame is logged once
+            self._last_loop_error = message
+            self.session.log("error", source="runner", message=message)  # type: ignore[union-attr]
+            self.say(f"error: {message}")
 
     def _engine_and_visuals(self, now: float) -> None:
         spectra = self.engine.spectra()
@@ -874,7 +899,7 @@ class Runner:
             self.pacer.stop()
         if self.session is not None and self.engine is not None:
             self.session.log("end", ended_by=self.ended_by, fade_s=FADE_S)
-        if self.engine is not None:
+        if self.engine is not None and self.session is not None:
             with contextlib.suppress(Exception):
                 self.engine.fade_out(FADE_S)
                 deadline = time.monotonic() + FADE_S + 0.1
