@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from aego.agent.actions import action_index, apply, index_action, valid_mask
 
 

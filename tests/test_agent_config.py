@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from aego.agent import AgentConfig
+
 from aego.errors import UsageError
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from aego.agent.credit import Trajectory, co_explorer_delay, credit_weights, uniform_delay
 
 

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from aego.agent.curiosity import CuriosityLevel, NoveltyCounter, novelty_bonus
 
 

@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
 from aego.agent import Action, AgentConfig, make_explorer
 
 

@@ -8,7 +8,6 @@ import struct
 import numpy as np
 import pytest
 import torch
-
 from aego.agent import AgentConfig, make_explorer
 
 
