@@ -64,7 +64,7 @@ def test_trajectory_assign_keeps_credited_pairs_only() -> None:
     traj = Trajectory(state_size=3, capacity=8)
     for k in range(20):  # more than the ring holds
         traj.add(k * 0.1, np.full(3, k, np.float32), k % 4)
-    starts, states, actions = traj.recent()
+    starts, states, _ = traj.recent()
     assert len(starts) == 8 and starts[0] == pytest.approx(1.2) and states[-1][0] == 19
     s, a, w = traj.assign(2.0, uniform_delay(0.2, 0.5), min_credit=1e-3)
     # delays 0.2-0.5 s before t = 2.0: pairs starting at 1.5, 1.6, 1.7 (full) and 1.4 (0.0 overlap at 1.5 edge)
