@@ -171,6 +171,26 @@ def test_osc_allow_drops_every_other_sender() -> None:
         hub.stop()
 
 
+@pytest.mark.xfail(strict=True,
+                   reason="listening on '::' (dual stack), an allowed IPv4 sender arrives as ::ffff:127.0.0.1 and is "
+                          "refused: sensors/osc_server.py:OscReceiver.allowed compares the text of the address "
+                          "(use ipaddress and .ipv4_mapped)")
+def test_osc_allow_with_a_dual_stack_listener() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    hub = InputHub(InputConfig(listen=("::", 0), allow=["127.0.0.1"], realtime=False))
+    hub.start()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.sendto(msg("/aego/reward", 0.5), ("127.0.0.1", hub.address[1]))
+        wait_for(hub, lambda evs, c: c.get("received", 0) >= 1)
+        c = hub.counters()
+        assert c["dropped"] == 0 and c["controls"] == 1
+    finally:
+        sock.close()
+        hub.stop()
+
+
 # -- no unpickling ---------------------------------------------------------------------------------------------------
 class _Trap:
     """Unpickling this creates the marker file (through a shell command, the classic payload)."""
