@@ -270,14 +270,12 @@ class Runner:
         cfg = self.config
         first = self.score.sections[0] if self._resume_state is None else self._resume_section()
         # The engine process takes seconds to come up: start it now, silent (gain 0), and load and
-        # check the spaces and make the explorer meanwhile; it is heard only once all of that passed.
+        # check the spaces meanwhile; it is heard only once all of that passed.
         box: dict[str, Any] = {}
         starter = threading.Thread(target=self._engine_thread, args=(first, cfg.audio, box), name="aego-engine-start")
         starter.start()
         try:
             self.load_spaces()
-            agent_config = self.agent_mod.AgentConfig(period=first.period, step=first.step)
-            self.explorer = self.agent_mod.make_explorer(cfg.agent, agent_config, self.seed)
         finally:
             starter.join()
             self.engine = box.get("engine")
@@ -290,6 +288,10 @@ class Runner:
         for notice in self.notices:
             self.session.log("cue", what="notice", message=notice)
         self._sound_on()
+        # the explorer is made after the sound is on: making it costs seconds of CPU (torch's optimiser
+        # imports its compiler on first use) that would otherwise slow the engine's start on a small machine
+        agent_config = self.agent_mod.AgentConfig(period=first.period, step=first.step)
+        self.explorer = self.agent_mod.make_explorer(cfg.agent, agent_config, self.seed)
         from aego.osc_out import OscOut
 
         self.osc = OscOut(*cfg.osc_send)
