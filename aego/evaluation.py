@@ -125,3 +125,32 @@ def table(figures: dict[str, Any], title: str = "") -> str:
         ratio = v / p if p > 0 else float("inf")
         lines.append(f"{names[k]:8}{v:12.5f}{p:12.5f}{ratio:10.4f}")
     return "\n".join(lines)
+
+
+def time_frame_decoder(space: SoundSpace, calls: int = 4000, seed: int = 0) -> dict[str, float]:
+    """Wall time of the real-time single-frame decoder, one call at a time, in this thread.
+
+    Run it in a process limited to one core's worth of threads (``OMP_NUM_THREADS=1``,
+    ``OPENBLAS_NUM_THREADS=1``) to measure the engine's situation. Returns ``{"calls", "p50_ms", "p99_ms",
+    "max_ms"}`` (wall time) and ``"cpu_p50_ms", "cpu_p99_ms"`` (this thread's CPU time: what the decoder
+    itself costs when other processes preempt it); a benchmark, never a test threshold.
+    """
+    import time
+
+    decode = space.frame_decoder()
+    rng = np.random.default_rng(seed)
+    bounds = space.latent_bounds
+    zs = (bounds[:, 0] + rng.random((calls + 200, space.latent_dim)) * (bounds[:, 1] - bounds[:, 0])).astype(
+        np.float32)
+    for z in zs[:200]:  # warm caches
+        decode(z)
+    wall = np.empty(calls)
+    cpu = np.empty(calls)
+    for i, z in enumerate(zs[200:]):
+        c0, t0 = time.thread_time(), time.perf_counter()
+        decode(z)
+        wall[i], cpu[i] = time.perf_counter() - t0, time.thread_time() - c0
+    wall, cpu = wall * 1e3, cpu * 1e3
+    return {"calls": calls, "p50_ms": float(np.percentile(wall, 50)), "p99_ms": float(np.percentile(wall, 99)),
+            "max_ms": float(wall.max()), "cpu_p50_ms": float(np.percentile(cpu, 50)),
+            "cpu_p99_ms": float(np.percentile(cpu, 99))}

@@ -21,6 +21,7 @@ JSON (``metadata["aego"]``): ``{"format": "aego-space", "version": 1, "name", "t
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -375,6 +376,7 @@ class SoundSpace:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         save_file(tensors, str(tmp), metadata={"aego": json.dumps(doc)})
+        os.chmod(tmp, 0o644)  # safetensors creates a private file; a space is meant to be shared
         tmp.replace(path)
         return path
 

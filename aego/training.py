@@ -3,7 +3,8 @@
 Read top to bottom in :func:`train`:
 
 1. read every usable sound (bad files are skipped and listed), take its STFT magnitude frames (all of
-   them, or ``frames_per_sound`` evenly spaced ones including the first and last, i.e. attack and release);
+   them, or ``frames_per_sound`` drawn at random from each sound, so attack, sustain and release frames
+   are all represented as often as they occur);
 2. split BY SOUND into training and validation sets (never by frame: neighbouring frames of one sound
    are nearly identical, a frame split would measure memorisation);
 3. fit the normalisation ``u = (log1p X - mean) / scale`` on the training frames;
@@ -50,7 +51,7 @@ class TrainConfig:
         warmup_epochs: the regulariser's weight ramps linearly from 0 over these epochs.
         free_bits: KL per dimension below this costs nothing (nats).
         sc_weight: weight of the spectral-convergence term.
-        frames_per_sound: 0 = every frame, else that many evenly spaced frames of each sound.
+        frames_per_sound: 0 = every frame, else that many frames of each sound, drawn at random.
         val_fraction: share of sounds held out for validation.
         max_minutes: stop after the epoch that passes this wall time (0 = no limit).
         previews: number of validation sounds to write reconstructions of.
@@ -64,8 +65,8 @@ class TrainConfig:
     regularization: str = "kl"
     epochs: int = 40
     seed: int = 0
-    batch_size: int = 256
-    lr: float = 1e-3
+    batch_size: int = 128
+    lr: float = 2e-3
     warmup_epochs: int = 5
     free_bits: float = 0.1
     sc_weight: float = 100.0
@@ -102,17 +103,40 @@ class FrameSet:
     skipped: list[Any]
 
 
-def pick_frames(n_frames: int, k: int) -> np.ndarray:
-    """``k`` evenly spaced frame indices out of ``n_frames``, first and last included (all when k == 0)."""
+def pick_frames(n_frames: int, k: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """``k`` frame indices out of ``n_frames`` (all when ``k == 0`` or ``n_frames <= k``).
+
+    With ``rng``, ``k`` distinct frames drawn at random (over many sounds every position, attack and
+    release included, is drawn as often as it occurs); without, ``k`` evenly spaced ones, first and last
+    included.
+    """
     if k <= 0 or n_frames <= k:
         return np.arange(n_frames)
+    if rng is not None:
+        return np.sort(rng.choice(n_frames, k, replace=False))
     return np.unique(np.round(np.linspace(0, n_frames - 1, k)).astype(int))
 
 
+def frame_magnitudes(audio: np.ndarray, transform: Transform, frames: np.ndarray) -> np.ndarray:
+    """Rows ``frames`` of ``transform.stft_magnitudes(audio)``, computing only those frames.
+
+    Returns:
+        ``(len(frames), bins)`` float32 linear magnitudes.
+    """
+    half = transform.n_fft // 2
+    padded = np.pad(np.asarray(audio, dtype=np.float64), (half, half + transform.n_fft))
+    starts = np.asarray(frames, dtype=np.int64) * transform.hop
+    segments = padded[starts[:, None] + np.arange(transform.n_fft)[None, :]]
+    return np.abs(np.fft.rfft(segments * transform.window(), axis=1)).astype(np.float32)
+
+
 def load_frames(
-    paths: Sequence[str | os.PathLike], transform: Transform, frames_per_sound: int = 0, progress: bool = True
+    paths: Sequence[str | os.PathLike], transform: Transform, frames_per_sound: int = 0, progress: bool = True,
+    seed: int = 0,
 ) -> FrameSet:
     """Magnitude frames of every usable sound under ``paths`` (folders or files).
+
+    With ``frames_per_sound > 0``, that many frames of each sound drawn at random (reproducibly from ``seed``).
 
     Raises:
         UsageError: a missing folder, no audio file, or no usable file.
@@ -127,10 +151,10 @@ def load_frames(
     names: list[str] = []
     files: list[Path] = []
     by_name = dict(folder.files)
+    rng = np.random.default_rng(seed)
     bar = tqdm(folder, total=len(folder), desc="reading sounds", unit="sound", disable=not progress, leave=False)
     for name, audio in bar:
-        m = transform.stft_magnitudes(audio)
-        m = m[pick_frames(len(m), frames_per_sound)]
+        m = frame_magnitudes(audio, transform, pick_frames(1 + len(audio) // transform.hop, frames_per_sound, rng))
         mags.append(m)
         sound.append(np.full(len(m), len(names), dtype=np.int64))
         names.append(name)
@@ -192,7 +216,7 @@ def train(
     started = time.monotonic()
 
     # 1. frames
-    frames = load_frames(data, transform, config.frames_per_sound, progress)
+    frames = load_frames(data, transform, config.frames_per_sound, progress, config.seed)
     for s in frames.skipped:
         log(f"skipped {s.path}: {s.reason}")
     if len(frames.names) < 2:
@@ -278,7 +302,13 @@ def train(
         sums = {"loss": 0.0, "rec": 0.0, "sc": 0.0, "reg": 0.0}
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", unit="step", disable=not progress,
                    leave=False)
+        budget_over, steps_done = False, steps
         for i in bar:
+            if config.max_minutes and i % 50 == 49 and \
+                    elapsed_before + time.monotonic() - started > config.max_minutes * 60:
+                budget_over = True  # stop inside a long epoch too: the budget is a promise
+                steps_done = i
+                break
             idx = order[i * config.batch_size : (i + 1) * config.batch_size]
             if len(idx) < 2:
                 continue
@@ -303,7 +333,8 @@ def train(
                     val[k] += float(parts[k])
                 n_val_batches += 1
             val = {k: v / n_val_batches for k, v in val.items()}
-        record = {"epoch": epoch + 1, "lr": lr, **{f"train_{k}": v / steps for k, v in sums.items()},
+        done = steps_done if budget_over else steps
+        record = {"epoch": epoch + 1, "lr": lr, **{f"train_{k}": v / max(done, 1) for k, v in sums.items()},
                   **{f"val_{k}": v for k, v in val.items()}}
         history.append(record)
         if val["loss"] < best_loss:
@@ -319,7 +350,7 @@ def train(
         os.replace(work / "checkpoint.pt.tmp", checkpoint)
         (work / "history.json").write_text(json.dumps(history, indent=1))
         plot_history(history, work / "loss.png", config.regularization)
-        if config.max_minutes and elapsed > config.max_minutes * 60 and epoch + 1 < config.epochs:
+        if budget_over or (config.max_minutes and elapsed > config.max_minutes * 60 and epoch + 1 < config.epochs):
             log(f"time budget of {config.max_minutes:g} min reached after epoch {epoch + 1}: stopping")
             stopped_early = True
             break

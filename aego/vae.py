@@ -15,7 +15,7 @@ decodes without torch, on one thread, in a fraction of a millisecond.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -45,13 +45,15 @@ class VAEConfig:
 
     bins: int = 1025
     latent_dim: int = 8
-    enc_channels: tuple[int, ...] = (16, 32, 64)
+    enc_channels: tuple[int, ...] = (8, 16)
     enc_kernel: int = 9
     enc_stride: int = 4
     enc_hidden: int = 256
-    dec_hidden: tuple[int, ...] = (256, 512)
+    dec_hidden: tuple[int, ...] = (384, 768)
     dec_coarse: tuple[int, int] = (1, 1025)
-    dec_stages: tuple[tuple[int, int, int], ...] = field(default_factory=lambda: ((1, 16, 9), (1, 1, 9)))
+    # No convolution stages by default: on this CPU a full-resolution refinement (4 channels, kernel 5)
+    # cost 2.5x the training time per step and trained worse per epoch than the MLP alone.
+    dec_stages: tuple[tuple[int, int, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

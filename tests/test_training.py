@@ -14,7 +14,8 @@ import soundfile as sf
 from aego.errors import UsageError
 from aego.space import SoundSpace
 from aego.toy_sounds import AdditiveParams, additive
-from aego.training import TrainConfig, pick_frames, split_by_sound, train, workdir_for
+from aego.training import TrainConfig, frame_magnitudes, pick_frames, split_by_sound, train, workdir_for
+from aego.transform import Transform
 
 TINY = {"enc_channels": (4,), "enc_hidden": 32, "dec_hidden": (64,), "dec_stages": ()}
 
@@ -68,8 +69,13 @@ def test_training_lowers_the_loss_and_writes_plot_previews_and_space(sounds: Pat
 
 def test_training_resumes_from_its_checkpoint_and_is_reproducible(sounds: Path, tmp_path: Path) -> None:
     out = tmp_path / "a.space"
-    # a time budget that runs out after the first epoch stands for an interrupted run
-    train([sounds], out, _config(epochs=4, previews=0, max_minutes=1e-6), progress=False, log=lambda _l: None)
+
+    def interrupt_in_epoch_2(line: str) -> None:  # Ctrl-C while epoch 2 finishes
+        if line.startswith("epoch 2/"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train([sounds], out, _config(epochs=4, previews=0), progress=False, log=interrupt_in_epoch_2)
     assert len(json.loads((workdir_for(out) / "history.json").read_text())) == 1
     lines: list[str] = []
     resumed = train([sounds], out, _config(epochs=4, previews=0), progress=False, log=lines.append)
@@ -87,6 +93,16 @@ def test_split_is_by_sound_and_frames_include_attack_and_release() -> None:
     assert len(val_ids) == 2 and not set(train_ids) & set(val_ids) and len(train_ids) + len(val_ids) == 20
     assert list(pick_frames(22, 5)) == [0, 5, 10, 16, 21]
     assert list(pick_frames(3, 5)) == [0, 1, 2]
+    drawn = pick_frames(22, 4, np.random.default_rng(0))
+    assert len(set(drawn)) == 4 and drawn.min() >= 0 and drawn.max() < 22
+
+
+def test_selected_frames_are_the_transforms_frames() -> None:
+    t = Transform()
+    audio = np.random.default_rng(0).standard_normal(11025).astype(np.float32)
+    full = t.stft_magnitudes(audio)
+    rows = np.array([0, 3, len(full) - 1])
+    np.testing.assert_allclose(frame_magnitudes(audio, t, rows), full[rows], rtol=1e-4, atol=1e-3)
 
 
 def test_empty_folder_and_too_few_sounds_are_usage_errors(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=a.positive_int, default=None, metavar="N", help="training epochs (default 40)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (split, init, batches)")
     parser.add_argument("--frames-per-sound", type=int, default=0, metavar="K",
-                        help="use K evenly spaced frames of each sound, first and last included (default: all)")
+                        help="use K frames of each sound, drawn at random (default: all)")
     parser.add_argument("--batch-size", type=a.positive_int, default=None, metavar="N", help="frames per step")
     parser.add_argument("--lr", type=a.positive_float, default=None, help="initial learning rate")
     parser.add_argument("--max-minutes", type=a.positive_float, default=None, metavar="M",
