@@ -811,7 +811,7 @@ class Runner:
         sec = self.section
         remaining = self.scheduler.remaining(now)
         fp = self.scheduler.fixed_point
-        hold = fp.progress(self.scheduler.elapsed(now)) if fp is not None and (
+        hold = fp.progress(now) if fp is not None and (
             sec.name in (self.score.end.sections if self.score.end else ()) or sec.until) else 0.0
         reward = self.last_reward
         state = ConsoleState(

@@ -36,7 +36,8 @@ class Transition:
 
 class FixedPoint:
     """Detects the explorer held still: every explored coordinate within ``radius`` of an anchor for
-    ``hold`` score seconds. Feed it normalised positions ``(dims,)`` with their score time."""
+    ``hold`` seconds. Feed it normalised positions ``(dims,)`` with the time (real seconds: the machine and
+    the performer keep real time whatever ``--time-scale`` does to the sections)."""
 
     def __init__(self, radius: float, hold: float) -> None:
         self.radius = radius
@@ -56,11 +57,11 @@ class FixedPoint:
             return False
         return score_t - self._since >= self.hold
 
-    def progress(self, score_t: float) -> float:
+    def progress(self, t: float) -> float:
         """How far through the hold the explorer is, 0-1 (for the console)."""
         if self._anchor is None or self.hold <= 0:
             return 0.0
-        return float(min(1.0, max(0.0, (score_t - self._since) / self.hold)))
+        return float(min(1.0, max(0.0, (t - self._since) / self.hold)))
 
 
 class Scheduler:
@@ -181,7 +182,7 @@ class Scheduler:
         armed_end = self.ending and self.section.name in self.score.end.sections  # type: ignore[union-attr]
         if not (armed_end or self.section.until == "fixed-point"):
             return None
-        if not self.fixed_point.update(position, self.elapsed(now)):
+        if not self.fixed_point.update(position, now):
             return None
         if armed_end:
             self.ended = "fixed-point"

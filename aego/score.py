@@ -67,7 +67,8 @@ class Section:
 @dataclass(frozen=True)
 class EndCondition:
     """The fixed-point ending: the piece ends when the explorer stays within ``radius`` (normalised
-    units, on every explored axis) of one point for ``hold`` score seconds, in one of ``sections``."""
+    units, on every explored axis) of one point for ``hold`` real seconds (not scaled by ``--time-scale``:
+    the performer holds the machine in real time), in one of ``sections``."""
 
     hold: float
     radius: float = 0.05
@@ -321,7 +322,7 @@ class _Validator:
             raise self.fail("end", "a table ([end]) with hold and radius", raw)
         self.unknown(raw, _END_KEYS, "end.")
         if "hold" not in raw:
-            raise ScoreError(f"{self.source}: 'end.hold' is missing: the score seconds the explorer must stay on "
+            raise ScoreError(f"{self.source}: 'end.hold' is missing: the seconds the explorer must stay on "
                              "a fixed point for the piece to end")
         hold = self.number(raw, "hold", "end.", None, low=0.0, high=1e6)
         radius = self.number(raw, "radius", "end.", 0.05, low=0.0, high=1.0)

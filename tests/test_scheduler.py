@@ -120,3 +120,14 @@ def test_installations_never_end_on_a_fixed_point():
     s.goto("three", 0.0)
     assert s.observe(np.array([0.5] * 4), 0.0) is None
     assert s.observe(np.array([0.5] * 4), 10.0) is None and s.ended is None
+
+
+def test_the_hold_is_in_real_seconds_whatever_the_time_scale():
+    s = make(time_scale=100.0)
+    s.start(0.0)
+    s.goto("three", 0.0)
+    still = np.array([0.5] * 4)
+    assert s.observe(still, 0.0) is None
+    assert s.observe(still, 1.0) is None  # 100 score seconds, but only 1 real second of the 2 s hold
+    t = s.observe(still, 2.01)
+    assert t is not None and t.ended_by == "fixed-point"
