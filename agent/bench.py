@@ -23,16 +23,25 @@ import numpy as np
 def _timing(seconds: float, period: float = 0.03) -> dict[str, float]:
     from aego.agent import AgentConfig, Pacer, PerformerConfig, SimulatedPerformer, make_explorer
 
+    # Control: the pacer alone (no explorer, no learning) shows what the machine itself adds.
+    idle = Pacer(lambda now: None, period)
+    idle.start()
+    time.sleep(max(2.0, seconds / 3))
+    idle.stop()
+    idle_stats = idle.stats()
+
     explorer = make_explorer("deep-tamer", AgentConfig(period=period), seed=0)
     dims = 4
     explorer.configure(dims, np.full(dims, 0.5), 0.01)
     performer = SimulatedPerformer(np.full(dims, 0.6), 0.01, PerformerConfig(mode="stream"), seed=0)
     decide_ms: list[float] = []
+    decide_cpu_ms: list[float] = []
 
     def tick(now: float) -> None:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         explorer.act(now)
         decide_ms.append((time.perf_counter() - start) * 1e3)
+        decide_cpu_ms.append((time.thread_time() - cpu) * 1e3)
         performer.hear(now, explorer.position)
 
     pacer = Pacer(tick, period)
@@ -68,11 +77,16 @@ def _timing(seconds: float, period: float = 0.03) -> dict[str, float]:
     burst_stats = pacer.stats()
     burst_rate = (explorer.counts["feedback"] - sent_before) / max(2.0, seconds / 3)
     pacer.stop()
+    explorer.learner.idle()
     summary = explorer.summary()
     explorer.close()
     d = np.array(decide_ms)
+    update_cpu = np.array(explorer.learner.update_cpu_ms)
     return {"decide_ms_p50": float(np.percentile(d, 50)), "decide_ms_p99": float(np.percentile(d, 99)),
+            "decide_cpu_ms_p99": float(np.percentile(decide_cpu_ms, 99)),
             "update_ms_p50": summary["update_ms_p50"], "update_ms_p99": summary["update_ms_p99"],
+            "update_cpu_ms_p99": float(np.percentile(update_cpu, 99)),
+            "idle_jitter_ms_p99": idle_stats["jitter_ms_p99"],
             "updates": summary["updates"], "period_ms": period * 1e3, "actions_while_learning": n_learning,
             "jitter_ms_p50": learning["jitter_ms_p50"], "jitter_ms_p99": learning["jitter_ms_p99"],
             "late_ms_p99": learning["late_ms_p99"], "skipped_ticks": learning["skipped"] + burst_stats["skipped"],

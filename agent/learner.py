@@ -40,7 +40,8 @@ class Learner:
         self.rng = np.random.default_rng(seed)
         self.mode = mode
         self.snapshot: Snapshot = model.snapshot()
-        self.update_ms: deque[float] = deque(maxlen=20000)
+        self.update_ms: deque[float] = deque(maxlen=20000)  # wall clock
+        self.update_cpu_ms: deque[float] = deque(maxlen=20000)  # this thread's CPU time (load-independent)
         self.updates = 0
         self.feedback_updates = 0
         self.replay_updates = 0
@@ -139,6 +140,7 @@ class Learner:
     def _update(self, states: np.ndarray, actions: np.ndarray, values: np.ndarray, weights: np.ndarray) -> None:
         """One Adam step on ``Σ w (Ĥ(s, a) - h)² / Σ w`` over the taken actions only."""
         start = time.perf_counter()
+        cpu_start = time.thread_time()
         x = torch.from_numpy(np.ascontiguousarray(states, dtype=np.float32))
         a = torch.from_numpy(np.ascontiguousarray(actions, dtype=np.int64))
         h = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
@@ -154,3 +156,4 @@ class Learner:
         self.last_loss = float(loss.detach())
         self.last_update_t = time.monotonic()
         self.update_ms.append((time.perf_counter() - start) * 1e3)
+        self.update_cpu_ms.append((time.thread_time() - cpu_start) * 1e3)
