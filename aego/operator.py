@@ -12,7 +12,7 @@ Keys (both the window and the console)::
     space            pause / resume the machine  e            explore: jump somewhere new
     b  /  f          back / forward in its path  z  /  x      like / dislike this zone
     [  /  ]          slower / faster actions     ,  /  .      gain down / up
-    0                mute / unmute               Q  (twice)   stop the run (fade out)
+    0                mute / unmute               Q  (twice)   stop the run (fade out; Esc twice in the window)
     ↑ + p  /  ↓ - m  reward +1 / -1 (rehearsal; hold for a continuous reward)
 
 MIDI (any channel)::
@@ -43,7 +43,7 @@ KEY_HELP: list[tuple[str, str]] = [
     ("[ / ]", "slower / faster"),
     (", / .", "gain - / +"),
     ("0", "mute"),
-    ("Q Q", "stop"),
+    ("Q Q / Esc Esc", "stop"),
 ]
 
 
@@ -119,11 +119,11 @@ class Operator:
             return [c("/aego/gain", (min(4.0, max(0.05, self.state.gain) * 1.25),), t)]
         if k == "0":
             return [c("/aego/mute", (int(not self.state.muted),), t)]
-        if k == "Q":
+        if k in ("Q", "escape"):  # the window gives no shift state: Esc twice stops there
             if t - self._stop_armed <= self.confirm_stop_s:
                 return [c("/aego/stop", (), t)]
             self._stop_armed = t
-            return [c("/aego/notice", ("press Q again to stop",), t)]
+            return [c("/aego/notice", (f"press {'Esc' if k == 'escape' else 'Q'} again to stop",), t)]
         return []
 
     def midi(self, message: object, t: float) -> list[Control | Reward]:

@@ -41,6 +41,8 @@ def test_stop_needs_two_presses():
     assert _addresses(op.key("Q", 11.0)) == [("/aego/stop", ())]
     assert op.key("Q", 20.0)[0].address == "/aego/notice"  # too late: armed again, not stopped
     assert op.key("q", 20.5) == []  # lower-case q does nothing
+    assert op.key("escape", 30.0)[0].address == "/aego/notice"
+    assert _addresses(op.key("escape", 30.5)) == [("/aego/stop", ())]
 
 
 def test_midi_map():
