@@ -12,6 +12,8 @@ rendered). Rotated logs (installations) are read from their oldest kept part.
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ class ReplayPlan:
     sample_rate: int
     t0: float
     sections: list[str]
+    skipped: int = 0
 
 
 def plan(folder: str | Path) -> ReplayPlan:
@@ -60,52 +63,99 @@ def plan(folder: str | Path) -> ReplayPlan:
     timeline: list[TimelineEvent] = []
     sections: list[str] = []
     current = None
+    skipped = 0
     for e in read_events(folder):
-        t = float(e.get("t", 0.0))
+        try:
+            t = float(e.get("t", 0.0))
+            if not math.isfinite(t):
+                raise ValueError("time is not finite")
+            event = _timeline_event(e, t)
+        except (ValueError, TypeError, KeyError, OverflowError):
+            skipped += 1  # a damaged line: the rest of the performance still replays
+            continue
         last_t = max(last_t, t)
         kind = e["type"]
-        if kind == "cue" and e.get("what") == "start" and e.get("sample_rate"):
-            sample_rate = int(e["sample_rate"])
+        if kind == "cue" and e.get("what") == "start" and event is not None:
+            sample_rate = int(event)
+            continue
         if kind == "section":
-            path = e.get("path") or e.get("space")
             sections.append(str(e.get("name")))
+            path, crossfade, latent = event
             if t0 is None:
                 t0, space, current = t, path, path
             elif path != current:
-                timeline.append(TimelineEvent(t, "space", path, crossfade_s=float(e.get("crossfade", 2.0))))
+                timeline.append(TimelineEvent(t, "space", path, crossfade_s=crossfade))
                 current = path
-        if t0 is None:
+            if latent is not None:
+                timeline.append(TimelineEvent(t, "target", latent))
             continue
-        if "latent" in e and kind in ("section", "action", "cue"):
-            timeline.append(TimelineEvent(t, "target", np.asarray(e["latent"], dtype=np.float32)))
-        elif kind == "cue" and e.get("what") == "gain":
-            timeline.append(TimelineEvent(t, "gain", float(e["value"])))
-        elif kind == "cue" and e.get("what") == "mute":
-            timeline.append(TimelineEvent(t, "mute", bool(e["value"])))
-        elif kind == "end":
-            fade = float(e.get("fade_s", 1.5))
-            timeline.append(TimelineEvent(t, "fade_out", fade))
-            fade_end = max(fade_end, t + fade)
-        elif kind == "cue" and e.get("what") == "resume":
-            # a resumed run restarted the engine: the sound came back from the fade
-            timeline.append(TimelineEvent(t, "fade_in", 0.05))
+        if t0 is None or event is None:
+            continue
+        timeline.append(event)
+        if event.kind == "fade_out":
+            fade_end = max(fade_end, t + float(event.value))
     if t0 is None or space is None:
         raise UsageError(f"{folder}: the event log has no section event, so the run never started to play")
     if sample_rate is None:
         sample_rate = _summary_rate(folder)
+    if skipped:
+        print(f"aego replay: {skipped} damaged event line(s) skipped", file=sys.stderr)
     for event in timeline:
         event.t -= t0
     seconds = max(last_t, fade_end) - t0 + 0.2
     return ReplayPlan(space=str(space), timeline=timeline, seconds=seconds, sample_rate=sample_rate, t0=t0,
-                      sections=sections)
+                      sections=sections, skipped=skipped)
+
+
+def _finite(value: Any, low: float, high: float) -> float:
+    v = float(value)
+    if not (math.isfinite(v) and low <= v <= high):
+        raise ValueError(f"{v} is outside {low}-{high}")
+    return v
+
+
+def _timeline_event(e: dict, t: float) -> Any:
+    """What one logged event means for the synthesis (ValueError/TypeError/KeyError when it is damaged):
+    a sample rate (start), ``(path, crossfade, latent)`` (section), a TimelineEvent, or None."""
+    from aego.render import TimelineEvent
+
+    kind, what = e["type"], e.get("what")
+    if kind == "cue" and what == "start":
+        rate = e.get("sample_rate")
+        return None if rate is None else int(_finite(rate, 8000, 384000))
+    latent = None
+    if "latent" in e and kind in ("section", "action", "cue"):
+        latent = np.asarray(e["latent"], dtype=np.float32)
+        if latent.ndim != 1 or not np.all(np.isfinite(latent)):
+            raise ValueError("latent is not a finite vector")
+    if kind == "section":
+        path = e.get("path") or e.get("space")
+        if not isinstance(path, str) or not path:
+            raise ValueError("section without a space")
+        return path, _finite(e.get("crossfade", 2.0), 0.0, 600.0), latent
+    if latent is not None:
+        return TimelineEvent(t, "target", latent)
+    if kind == "cue" and what == "gain":
+        return TimelineEvent(t, "gain", _finite(e["value"], 0.0, 4.0))
+    if kind == "cue" and what == "mute":
+        value = e["value"]
+        if not isinstance(value, bool | int | float):
+            raise TypeError("mute is not a flag")
+        return TimelineEvent(t, "mute", bool(value))
+    if kind == "end":
+        return TimelineEvent(t, "fade_out", _finite(e.get("fade_s", 1.5), 0.0, 600.0))
+    if kind == "cue" and what == "resume":
+        # a resumed run restarted the engine: the sound came back from the fade
+        return TimelineEvent(t, "fade_in", 0.05)
+    return None
 
 
 def _summary_rate(folder: Path) -> int:
     import json
 
     try:
-        return int(json.loads((folder / "summary.json").read_text())["audio"]["sample_rate"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(_finite(json.loads((folder / "summary.json").read_text())["audio"]["sample_rate"], 8000, 384000))
+    except (OSError, ValueError, KeyError, TypeError, OverflowError, RecursionError):
         return 48000
 
 

@@ -84,7 +84,7 @@ def read_events(folder: Path) -> Iterator[dict]:
                     continue
                 try:
                     event = json.loads(line)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):  # junk, or nested beyond reason
                     continue
                 if isinstance(event, dict) and "type" in event:
                     yield event
@@ -104,7 +104,7 @@ def repair_log(path: Path) -> float:
         try:
             last_t = float(json.loads(line)["t"])
             break
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             continue
     return last_t
 
