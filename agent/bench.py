@@ -20,13 +20,15 @@ import time
 import numpy as np
 
 
-def _timing(seconds: float, period: float = 0.03) -> dict[str, float]:
+def _timing(seconds: float, period: float = 0.03, side_seconds: float | None = None) -> dict[str, float]:
+    """``seconds`` of learning; ``side_seconds`` (default max(2, seconds / 3)) for the idle control and the burst."""
+    side = max(2.0, seconds / 3) if side_seconds is None else side_seconds
     from aego.agent import AgentConfig, Pacer, PerformerConfig, SimulatedPerformer, make_explorer
 
     # Control: the pacer alone (no explorer, no learning) shows what the machine itself adds.
     idle = Pacer(lambda now: None, period)
     idle.start()
-    time.sleep(max(2.0, seconds / 3))
+    time.sleep(side)
     idle.stop()
     idle_stats = idle.stats()
 
@@ -71,11 +73,11 @@ def _timing(seconds: float, period: float = 0.03) -> dict[str, float]:
     thread = threading.Thread(target=burst, daemon=True)
     sent_before = explorer.counts["feedback"]
     thread.start()
-    time.sleep(max(2.0, seconds / 3))
+    time.sleep(side)
     stop.set()
     thread.join()
     burst_stats = pacer.stats()
-    burst_rate = (explorer.counts["feedback"] - sent_before) / max(2.0, seconds / 3)
+    burst_rate = (explorer.counts["feedback"] - sent_before) / side
     pacer.stop()
     explorer.learner.idle()
     summary = explorer.summary()

@@ -36,6 +36,7 @@ class Explorer:
         self.seed = int(seed)
         self.rng = np.random.default_rng(seed)
         self.step = self.config.step
+        self.period = self.config.period
         self.dims = 1
         self.position = np.full(1, 0.5)
         self.space = "default"
@@ -87,7 +88,11 @@ class Explorer:
             self._jumped(None)
 
     def set_period(self, period: float) -> None:
-        """The action period changed (seconds); explorers that care about it override this."""
+        """The action period changed (seconds; the pacer does the timing, this is for reports)."""
+        if not (math.isfinite(period) and period > 0):
+            raise ValueError(f"period must be a positive number of seconds, got {period}")
+        with self._lock:
+            self.period = float(period)
 
     # -- acting -----------------------------------------------------------------------------------
     def act(self, now: float) -> Action | None:
@@ -200,7 +205,7 @@ class Explorer:
         """Plain data for the session's summary.json ``agent`` entry."""
         with self._lock:
             return {"kind": self.kind, "seed": self.seed, "space": self.space, "dims": self.dims,
-                    "step": self.step, **self.counts, "by_source": dict(self.by_source),
+                    "step": self.step, "period": self.period, **self.counts, "by_source": dict(self.by_source),
                     "messages": list(self.messages), **self._summary_extra()}
 
     # -- persistence ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ Reference: Warnell, Waytowich, Lawhern & Stone, "Deep TAMER", AAAI 2018; Knox & 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -196,10 +197,6 @@ class DeepTamer(Explorer):
                 self.space_slots[key] = len(self.space_slots) % self.config.max_spaces
         super().set_space(key)
 
-    def set_period(self, period: float) -> None:
-        with self._lock:
-            self.config.period = float(period)
-
     @property
     def _context(self) -> str:
         return f"{self.space}/{self.dims}"
@@ -215,11 +212,12 @@ class DeepTamer(Explorer):
     def _overlay_extra(self) -> dict[str, Any]:
         now_bonus = float(novelty_bonus(self.novelty.count(self._context, self.position), self.config.novelty_cap))
         last = self.learner.last_update_t
+        age = None if math.isnan(last) else round(time.monotonic() - last, 2)
         return {"h": [[round(float(v), 2) for v in pair] for pair in self.estimates()],
                 "novelty": round(now_bonus, 2), "curiosity": round(self.curiosity.level, 3),
                 "epsilon": round(self._epsilon, 3), "updates": self.learner.updates,
                 "loss": None if math.isnan(self.learner.last_loss) else round(self.learner.last_loss, 4),
-                "last_update": None if math.isnan(last) else last,
+                "last_update_s": age,
                 "replay": len(self.replay), "visits": self.novelty.visits.get(self._context, 0)}
 
     def _summary_extra(self) -> dict[str, Any]:

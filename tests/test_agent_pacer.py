@@ -89,3 +89,13 @@ def test_a_burst_of_rewards_does_not_stop_the_actions() -> None:
     assert ticks >= 0.5 * elapsed / 0.03  # actions kept coming during the burst
     assert 0 < explorer.learner.feedback_updates < sent  # coalesced
     assert pacer.errors == 0
+
+
+def test_bench_timing_part_reports_the_contract_keys() -> None:
+    from aego.agent.bench import _timing
+
+    figures = _timing(1.0, side_seconds=0.5)
+    for key in ("decide_ms_p99", "update_ms_p99", "jitter_ms_p99", "idle_jitter_ms_p99", "burst_jitter_ms_p99"):
+        assert figures[key] >= 0.0
+    assert figures["updates"] > 0 and figures["actions_while_learning"] > 5
+    assert figures["burst_rewards_per_s"] > 100
