@@ -405,3 +405,63 @@ def test_running_input_process_survives_fuzzed_traffic() -> None:
     finally:
         sock.close()
         hub.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_performance_survives_fuzzed_traffic(tmp_path) -> None:
+    """The whole program (``aego perform``, headless): 1500 fuzzed datagrams with 300 valid rewards among
+    them, then ``/aego/stop``. It ends as asked (exit 0, no traceback), every valid reward is in the event
+    log in order, and summary.json counts every datagram and exactly the malformed ones."""
+    import json
+
+    from piece_support import start, wait_for
+
+    port = _free_port()
+    log = tmp_path / "session"
+    # No /aego/stop or /aego/cue among the fuzzed (intact ones would end the run or play through the score
+    # before the test is done); rewards are the marked valid messages.
+    fuzzed = [d for d in _corpus(2000, seed=11) if b"/aego/stop" not in d and b"/aego/cue" not in d][:1500]
+    values = [round((k % 1001 - 500) / 500, 3) for k in range(300)]
+    order: list[bytes] = []
+    for i, data in enumerate(fuzzed):
+        order.append(data)
+        if i % 5 == 0:
+            order.append(build("/aego/reward", [values[i // 5]]))
+    expected = InputPipeline()
+    for data in order:
+        expected.datagram(data, ("127.0.0.1", 1), 0.0)
+    proc = start("perform", log, "--score", "aego", "--seed", "3", listen=port)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        wait_for(log, lambda evs: sum(e["type"] == "action" for e in evs) >= 3)
+        for i, data in enumerate(order):
+            sock.sendto(data, ("127.0.0.1", port))
+            if i % 50 == 49:
+                time.sleep(0.01)  # ~5 kHz in bursts
+        wait_for(log, lambda evs: sum(e["type"] == "reward" and e.get("source") == "osc" for e in evs) >=
+                 len(values))
+        sock.sendto(build("/aego/stop", []), ("127.0.0.1", port))
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        sock.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and "Traceback" not in err, err[-2000:]
+    from aego.session import read_events
+
+    got = [e["value"] for e in read_events(log) if e["type"] == "reward" and e.get("source") == "osc"]
+    it = iter(got)
+    assert all(any(abs(g - v) < 1e-3 for g in it) for v in values)
+    summary = json.loads((log / "summary.json").read_text())
+    assert summary["ended_by"] == "stop"
+    assert summary["osc"]["received"] == len(order) + 1
+    assert summary["osc"]["malformed"] == expected.counters["malformed"]
+    assert summary["osc"].get("errors", 0) == 0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
