@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from aego.errors import UsageError
 
-FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 number = st.one_of(st.floats(), st.integers(-(2 ** 63), 2 ** 63 - 1), st.sampled_from([0, 1, -1, 45, 360, 361]))

@@ -21,7 +21,7 @@ from aego.errors import UsageError
 from aego.replay import ReplayPlan, plan
 from aego.session import read_events, repair_log
 
-FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 
