@@ -111,6 +111,19 @@ def _import(module: str, what: str) -> Any:
         raise
 
 
+def _output_device_present() -> bool:
+    """Whether PortAudio has a default output device, asked in a throw-away process (a fraction of a
+    second; PortAudio stays out of this process, where the engine's device process owns it)."""
+    import subprocess
+
+    probe = "import sounddevice as sd, sys; sys.exit(0 if sd.query_devices(kind='output') else 1)"
+    try:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=15)
+    except (OSError, subprocess.TimeoutExpired):
+        return True  # cannot tell: let the engine try
+    return done.returncode == 0
+
+
 def _process_age() -> float:
     """Seconds since this process started (Linux /proc), for the time-to-first-sound figure."""
     try:
@@ -279,7 +292,9 @@ class Runner:
         finally:
             starter.join()
             self.engine = box.get("engine")
-        self.audio = cfg.audio
+        self.audio = box.get("audio", cfg.audio)
+        if "no_device" in box:
+            self.say(f"no audio device: writing the sound to {box['no_device'][5:]}")
         if "error" in box:
             self._engine_failed(box["error"], first)
         rotate = ROTATE_BYTES if cfg.mode == "install" else None
@@ -367,6 +382,14 @@ class Runner:
 
     def _engine_thread(self, first: Section, audio: str, box: dict) -> None:
         try:
+            if self.config.mode == "play" and audio == "default" and not _output_device_present():
+                # no device: write the sound into the session folder straight away (a failed device start
+                # would cost a whole engine start)
+                self._made_folder = not self.folder.exists()
+                self.folder.mkdir(parents=True, exist_ok=True)
+                audio = f"file:{self.folder / 'audio.wav'}"
+                box["no_device"] = audio
+            box["audio"] = audio
             box["engine"] = self._make_engine(self.engine_mod, audio, first)
         except BaseException as exc:  # handed to the main thread, which decides
             box["error"] = exc
@@ -922,6 +945,13 @@ class Runner:
         if self.hub is not None:
             with contextlib.suppress(Exception):
                 self.hub.stop()
+        if self.session is None and getattr(self, "_made_folder", False):
+            # the run never started: leave no half-made session folder behind
+            with contextlib.suppress(Exception):
+                self.engine.stop()
+            with contextlib.suppress(OSError):
+                (self.folder / "audio.wav").unlink(missing_ok=True)
+                self.folder.rmdir()
         summary = self.summary() if self.session is not None else None
         if self.engine is not None:
             with contextlib.suppress(Exception):
