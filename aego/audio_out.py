@@ -152,6 +152,10 @@ def device_main(kind: str, ring_spec: RingSpec, slots_name: str, sample_rate: in
     os.environ.setdefault("JACK_NO_START_SERVER", "1")  # never let libjack start a server of its own
     slots = Slots(SLOT_NAMES, slots_name)
     v = slots.values
+    if realtime:
+        # This thread holds the GIL now and then: at normal priority it could be preempted while holding
+        # it, and the callback would wait behind every busy process on the machine.
+        set_realtime(0, 60)
     v[Slots.PID] = os.getpid()
     v[Slots.STATE] = OPENING
     ring = Ring.attach(ring_spec)

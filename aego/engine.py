@@ -464,6 +464,8 @@ class _EngineProcess:
         """Load spaces asked for by SPACE commands, off the synthesis thread."""
         from aego.space import SoundSpace
 
+        if self.config.realtime:  # see supervise(): no GIL holder may be preempted by ordinary processes
+            set_realtime(0, 10)
         while not self.stop_event.is_set():
             try:
                 name, crossfade, latent = self.to_load.get(timeout=0.2)
@@ -549,6 +551,10 @@ class _EngineProcess:
         next_try = 0.0
         probing = False
         parent = os.getppid()
+        if self.config.realtime:
+            # Every thread of this process takes the GIL at times; one preempted by an ordinary process
+            # while holding it would stall the real-time synthesis thread behind it (priority inversion).
+            set_realtime(0, 50)
         while not self.stop_event.wait(0.05):
             self.stats["heartbeat"] = time.monotonic()
             if os.getppid() != parent:  # the main process died without stopping us
