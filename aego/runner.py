@@ -285,13 +285,37 @@ class Runner:
         # The engine process takes seconds to come up: start it now, silent (gain 0), and load and
         # check the spaces meanwhile; it is heard only once all of that passed.
         box: dict[str, Any] = {}
-        starter = threading.Thread(target=self._engine_thread, args=(first, cfg.audio, box), name="aego-engine-start")
+        box["lock"] = threading.Lock()
+        wav_existed = cfg.audio.startswith("file:") and Path(cfg.audio[5:]).exists()
+        starter = threading.Thread(target=self._engine_thread, args=(first, cfg.audio, box), name="aego-engine-start",
+                                   daemon=True)
         starter.start()
         try:
             self.load_spaces()
-        finally:
-            starter.join()
-            self.engine = box.get("engine")
+        except BaseException:
+            # refused: say so now, not once the engine is up; the engine thread stops what it started
+            # (and if this process ends first, its daemon processes go with it)
+            with box["lock"]:
+                box["abandoned"] = True
+            # the engine may still be coming up: end its process as soon as there is one (quietly), so that
+            # start() gives up at once and nothing more is written; then stop whatever did start
+            deadline = time.monotonic() + 60.0
+            while starter.is_alive() and time.monotonic() < deadline:
+                process = getattr(box.get("starting"), "_process", None)
+                if process is not None and box.get("engine") is None:
+                    with contextlib.suppress(Exception):
+                        process.terminate()
+                starter.join(0.05)
+            if box.get("engine") is not None:
+                with contextlib.suppress(Exception):
+                    box["engine"].stop()
+            wav = cfg.audio[5:] if cfg.audio.startswith("file:") else None
+            if wav and not wav_existed:
+                with contextlib.suppress(OSError):
+                    Path(wav).unlink()  # only the silence written while the checks ran
+            raise
+        starter.join()
+        self.engine = box.get("engine")
         self.audio = box.get("audio", cfg.audio)
         if "no_device" in box:
             self.say(f"no audio device: writing the sound to {box['no_device'][5:]}")
@@ -390,7 +414,12 @@ class Runner:
                 audio = f"file:{self.folder / 'audio.wav'}"
                 box["no_device"] = audio
             box["audio"] = audio
-            box["engine"] = self._make_engine(self.engine_mod, audio, first)
+            engine = self._make_engine(self.engine_mod, audio, first, box)
+            with box["lock"]:
+                abandoned = box.get("abandoned", False)
+                box["engine"] = engine
+            if abandoned:
+                engine.stop()
         except BaseException as exc:  # handed to the main thread, which decides
             box["error"] = exc
 
@@ -426,7 +455,7 @@ class Runner:
             else:
                 time.sleep(0.005)
 
-    def _make_engine(self, mod: Any, audio: str, first: Section) -> Any:
+    def _make_engine(self, mod: Any, audio: str, first: Section, box: dict | None = None) -> Any:
         config_cls = mod.EngineConfig
         names = {f.name for f in dataclasses.fields(config_cls)} if dataclasses.is_dataclass(config_cls) else set()
         kwargs: dict[str, Any] = {"audio": audio}
@@ -434,6 +463,8 @@ class Runner:
             self.operator_gain = float(config_cls().gain)
             kwargs["gain"] = 0.0  # silent until the spaces and the score are checked (see _start)
         engine = mod.Engine(config_cls(**kwargs), space=self.space_paths[first.space])
+        if box is not None:
+            box["starting"] = engine
         try:
             engine.start()
         except BaseException:

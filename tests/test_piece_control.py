@@ -111,3 +111,15 @@ def test_bad_space_override_exits_2(tmp_path: Path):
     out = run("play", tmp_path / "s", "--space", f"nowhere={tmp_path / 'x.space'}", timeout=60)
     assert out.returncode == 2
     assert "nowhere" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_dims_beyond_the_space_are_refused_before_any_sound(tmp_path: Path):
+    score = tmp_path / "wide.toml"
+    score.write_text('[spaces]\ntoys = "synthetic"\norchestra = "orchestral"\n'
+                     '[[section]]\nname = "wide"\nspace = "toys"\ndims = 9\nduration = 10\n')
+    wav = tmp_path / "out.wav"
+    out = run("play", tmp_path / "session", "--score", str(score), "--audio", f"file:{wav}", timeout=120)
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "wide.toml" in lines[0] and "dims" in lines[0] and "at most 8" in lines[0]
+    assert not wav.exists() and not (tmp_path / "session").exists()
