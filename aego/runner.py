@@ -773,8 +773,9 @@ class Runner:
                     saved_rewards = self.rewards
                     self._save_agent()
                     next_agent = now + AGENT_EVERY_S
-                if not (self.visuals is not None and self.visuals.window_open):
-                    self._stop.wait(max(0.0, frame_s - (time.monotonic() - now)))
+                # paced even with a window: a display without vsync (Xvfb, some projectors) would let the
+                # loop spin and take the interpreter from the pacer and the learner
+                self._stop.wait(max(0.0, frame_s - (time.monotonic() - now)))
             except Exception as exc:  # a bug in one step must not end the performance: log it, go on
                 self._loop_error(exc)
                 self._stop.wait(0.02)
