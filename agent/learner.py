@@ -24,6 +24,7 @@ from aego.agent.replay import ReplayBuffer
 from aego.agent.reward_model import RewardModel, Snapshot
 
 MAX_PENDING = 4096  # feedback samples waiting for the learner; older ones are dropped beyond this
+MAX_STEP_SAMPLES = 512  # one update looks at most at the newest this many (all of them go to replay)
 
 
 class Learner:
@@ -127,8 +128,9 @@ class Learner:
         try:
             if pending:
                 states, actions, values, weights = (np.concatenate(parts) for parts in zip(*pending, strict=True))
+                newest = slice(-MAX_STEP_SAMPLES, None)  # bounds the cost of an update after a burst
                 for _ in range(self.updates_per_feedback):
-                    self._update(states, actions, values, weights)
+                    self._update(states[newest], actions[newest], values[newest], weights[newest])
                 self.feedback_updates += 1
                 self.buffer.add(states, actions, values, weights)
             if replays and len(self.buffer) >= self.batch_size:

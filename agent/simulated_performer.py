@@ -1,9 +1,11 @@
 """A simulated performer: wants the sound at a target it keeps to itself, and rewards accordingly.
 
-It hears the explorer's position (``hear``), judges it like a person would — is it coming closer
-than it was half a second ago, is it there yet — and answers late (a reaction delay of 0.2-1.5 s),
-noisily, either with sparse clicks (keyboard-like, about 1.5 a second, some with the wrong sign)
-or with a continuous stream (wrist-like, 100 samples a second, Gaussian noise).
+It hears the explorer's position (``hear``), judges it like a person would — how much it likes
+where the sound is (``judge="level"``, the default: +1 at the target region, 0 at ``level_steps``
+steps, -1 at twice that), or whether it is getting warmer or colder (``judge="progress"``) — and
+answers late (a reaction delay of 0.2-1.5 s), noisily, either with sparse clicks (keyboard-like,
+about 1.5 a second, the sign of its judgement, 10 % of them wrong) or with a continuous stream
+(wrist-like, 100 samples a second, Gaussian noise 0.2).
 
 Used by the tests and the benchmark, and to rehearse without a human: ``python -m
 aego.agent.simulated_performer --target 0.7,0.3`` listens to the piece's ``/aego/state`` and sends

@@ -48,15 +48,16 @@ def test_simulated_performer_is_late_noisy_and_sparse() -> None:
 
 def test_learns_live_over_osc_loopback() -> None:
     """A simulated performer sends /aego/reward over UDP at 100 Hz to a python-osc server that feeds the
-    explorer's stream; the explorer and a random walk are paced side by side every 30 ms for 30 s."""
+    explorer's stream; the explorer and three random walks are paced side by side every 30 ms for 40 s."""
     seed, dims, step, period = 4, 2, 0.01, 0.03
     config = AgentConfig(period=period, step=step)
     tamer = make_explorer("deep-tamer", config, seed)
-    walk = make_explorer("random", config, seed)
+    walks = [make_explorer("random", config, seed + k) for k in range(3)]
     start = np.full(dims, 0.5)
     target = target_for(seed, dims, start, 10 * step)
     tamer.configure(dims, start, step)
-    walk.configure(dims, start, step)
+    for walk in walks:
+        walk.configure(dims, start, step)
     performer = SimulatedPerformer(target, step, PerformerConfig(mode="stream"), seed)
     received = []
 
@@ -74,16 +75,18 @@ def test_learns_live_over_osc_loopback() -> None:
 
     def tick(now: float) -> None:
         tamer.act(now)
-        walk.act(now)
+        for walk in walks:
+            walk.act(now)
         performer.hear(now, tamer.position)
-        distances.append((performer.distance(tamer.position), performer.distance(walk.position)))
+        walked = np.mean([performer.distance(walk.position) for walk in walks])
+        distances.append((performer.distance(tamer.position), walked))
 
     performer.hear(time.monotonic(), start)
     pacer = Pacer(tick, period)
     pacer.start()
     sent = 0
     try:
-        end = time.monotonic() + 30.0
+        end = time.monotonic() + 40.0
         while time.monotonic() < end:
             for _, value in performer.poll(time.monotonic()):
                 client.send_message("/aego/reward", float(value))
@@ -94,7 +97,6 @@ def test_learns_live_over_osc_loopback() -> None:
         server.shutdown()
         server.server_close()
         tamer.close()
-        walk.close()
     assert sent > 1000 and len(received) > 0.9 * sent
     assert tamer.counts["stream_samples"] == len(received) and tamer.learner.updates > 50
     tail = np.array(distances[-len(distances) // 3 :])
