@@ -56,8 +56,8 @@ class AgentConfig:
     novelty_cell: float = 0.02  # tile width (two default steps)
     novelty_tilings: int = 4
     novelty_lookahead: int = 3  # the bonus of a move looks this many steps along it
-    novelty_feedback_decay: float = 0.9  # beta is multiplied by this at every feedback
-    novelty_recovery: float = 120.0  # seconds for beta to come back (1/e) once feedback stops
+    novelty_feedback_decay: float = 0.5  # beta is multiplied by this at every feedback
+    novelty_recovery: float = 20.0  # seconds for beta to come back (1/e) once feedback stops
     explore_candidates: int = 64  # /aego/explore samples this many positions and jumps to the most novel
 
     # Rewards.

@@ -81,9 +81,11 @@ class NoveltyCounter:
 
 
 class CuriosityLevel:
-    """The bonus scale β: shrinks at each feedback, grows back (time constant ``recovery`` s) without it.
+    """The bonus scale β: grows toward ``full`` (time constant ``recovery`` s) while nobody gives feedback,
+    shrinks (× ``decay``) at each feedback; ``retrigger()`` (``/aego/explore``) sets it to full at once.
 
-    ``retrigger()`` (``/aego/explore``) sets it back to full.
+    It starts at 0 (``begin``): a performer who starts teaching within the first seconds is not fought
+    by curiosity; left alone, the explorer becomes curious within ``recovery`` seconds.
     """
 
     def __init__(self, full: float, decay: float, recovery: float) -> None:
@@ -92,6 +94,12 @@ class CuriosityLevel:
         self.recovery = recovery
         self.level = full
         self.since = 0.0  # time of the last change
+        self.begun = False
+
+    def begin(self, now: float) -> None:
+        self.level = 0.0
+        self.since = now
+        self.begun = True
 
     def at(self, now: float) -> float:
         gap = max(0.0, now - self.since)

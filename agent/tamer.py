@@ -85,7 +85,7 @@ class DeepTamer(Explorer):
             self._run_left = 0
             q = values[allowed].astype(np.float64)
             beta = self.curiosity.at(now)
-            if beta > 1e-3:
+            if beta > 0.1 * c.novelty_weight:  # below a tenth it would only steer the learnt choice at random
                 q = q + beta * self._move_novelty(allowed)
             if last is not None:  # keep going when nothing says otherwise: lines, not trills
                 q[allowed == last] += c.persistence
@@ -121,6 +121,8 @@ class DeepTamer(Explorer):
             self.learner.request_replay()
 
     def _tick(self, now: float) -> None:
+        if not self.curiosity.begun:
+            self.curiosity.begin(now)
         if self._stream_start is not None and now - self._stream_start >= self.config.stream_window:
             self._flush_stream(now)
 
