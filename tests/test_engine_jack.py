@@ -83,6 +83,7 @@ def _busy_process() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
+@pytest.mark.slow
 def test_engine_keeps_playing_while_everything_else_is_busy(space_file, tmp_path):
     """Another process burns a core, this process runs pure Python and torch; the stream goes on.
 
