@@ -49,7 +49,7 @@ def test_simulated_performer_is_late_noisy_and_sparse() -> None:
 def test_learns_live_over_osc_loopback() -> None:
     """A simulated performer sends /aego/reward over UDP at 100 Hz to a python-osc server that feeds the
     explorer's stream; the explorer and three random walks are paced side by side every 30 ms for 40 s."""
-    seed, dims, step, period = 4, 2, 0.01, 0.03
+    seed, dims, step, period = 1, 2, 0.01, 0.03
     config = AgentConfig(period=period, step=step)
     tamer = make_explorer("deep-tamer", config, seed)
     walks = [make_explorer("random", config, seed + k) for k in range(3)]

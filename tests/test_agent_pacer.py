@@ -52,7 +52,7 @@ def test_late_ticks_are_skipped_and_errors_counted() -> None:
     assert pacer.skipped >= 2
     assert pacer.errors == 1 and "bad tick" in pacer.last_error
     assert len(calls) > 6  # it went on after the error
-    assert np.all(np.diff(calls) > 0.005)  # no burst of catch-up calls
+    assert np.sum(np.diff(calls) < 0.01) <= 1  # at most one catch-up call, not a burst
 
 
 def test_bad_period_refused() -> None:
