@@ -233,6 +233,9 @@ def trajectory(space: Any, kind: str, seconds: float, seed: int = 0, step_s: flo
     return [TimelineEvent(float(t), "target", np.asarray(zi, dtype=np.float32)) for t, zi in zip(times, z, strict=True)]
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def read_csv_trajectory(path: str | Path, dims: int, seconds: float) -> list[TimelineEvent]:
     """A trajectory from a CSV file.
 
@@ -255,15 +258,17 @@ def read_csv_trajectory(path: str | Path, dims: int, seconds: float) -> list[Tim
                 except ValueError:
                     if number == 1 and not rows:
                         continue  # a header
-                    raise UsageError(f"{path}, line {number}: '{','.join(cells)}' is not a row of numbers") from None
+                    shown = ','.join(cells)[:60].encode('unicode_escape').decode('ascii')
+                    raise UsageError(f"{path}, line {number}: '{shown}' is not a row of numbers") from None
                 if len(values) not in (dims, dims + 1):
                     raise UsageError(f"{path}, line {number}: {len(values)} numbers; give {dims} latent coordinates "
                                      f"or t plus {dims} coordinates per row")
-                if not np.isfinite(values).all():
-                    raise UsageError(f"{path}, line {number}: NaN or infinite value")
+                if not np.isfinite(values).all() or np.abs(values).max() > _FLOAT32_MAX:
+                    raise UsageError(f"{path}, line {number}: a NaN, infinite or out-of-range value")
                 rows.append(values)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read the trajectory '{path}': {exc}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise UsageError(f"cannot read the trajectory '{path}': {reason}") from None
     if not rows:
         raise UsageError(f"{path}: no rows of latent coordinates")
     widths = {len(r) for r in rows}
@@ -292,6 +297,8 @@ def read_sound(path: str | Path) -> tuple[np.ndarray, int]:
         raise UsageError(f"cannot read the sound '{path}': {reason}; give a WAV/FLAC/OGG file") from None
     if audio.shape[0] == 0:
         raise UsageError(f"the sound '{path}' is empty")
+    if not np.isfinite(audio).all():
+        raise UsageError(f"the sound '{path}' holds NaN or infinite samples; export it again")
     return audio.mean(axis=1), int(rate)
 
 

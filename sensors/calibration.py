@@ -94,12 +94,13 @@ def load(path: str | Path | None = None) -> dict[str, WristCalibration]:
             q = normalise(tuple(float(v) for v in w["neutral"]))
             axis = tuple(float(v) for v in w.get("axis", (1, 0, 0)))
             ranges = float(w["range_neg_deg"]), float(w["range_pos_deg"])
-            if q is None or len(axis) != 3 or not all(math.isfinite(r) and 0 < r <= 360 for r in ranges):
+            axis_ok = len(axis) == 3 and all(math.isfinite(v) for v in axis) and any(axis)
+            if q is None or not axis_ok or not all(math.isfinite(r) and 0 < r <= 360 for r in ranges):
                 raise ValueError(f"bad values for wrist '{sid}'")
             sign = -1.0 if float(w.get("sign", 1)) < 0 else 1.0
             out[str(sid)] = WristCalibration(q, ranges[0], ranges[1], axis, sign)
         return out
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
         raise UsageError(f"calibration file '{p}' is unreadable ({exc}); run 'aego calibrate' again or delete it") \
             from None
 

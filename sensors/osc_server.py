@@ -135,7 +135,9 @@ class OscReceiver:
         return self.sock.fileno()
 
     def allowed(self, sender_ip: str) -> bool:
-        return self.allow is None or sender_ip in self.allow
+        if self.allow is None:
+            return True
+        return _plain_ip(sender_ip) in self.allow or sender_ip in self.allow
 
     def drain(self, limit: int = 512) -> list[tuple[bytes, tuple[str, int], float]]:
         """Every datagram waiting (at most ``limit``), as ``(data, (ip, port), t)``; never blocks.
@@ -164,3 +166,13 @@ class OscReceiver:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _plain_ip(text: str) -> str:
+    """The sender's address as written in an allow list: an IPv4-mapped IPv6 address becomes IPv4."""
+    try:
+        addr = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return text
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return str(mapped or addr)

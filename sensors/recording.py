@@ -129,5 +129,5 @@ def read_recording(path: str | Path) -> Iterator[tuple[float, str, Any]]:
                     yield t, "serial", (str(obj["serial"]), str(obj["line"]).encode("ascii", "replace"))
                 else:
                     raise ValueError("kind")
-            except (ValueError, KeyError, TypeError, AttributeError):
+            except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError):
                 yield 0.0, "bad", "unreadable line in the sensor recording"

@@ -42,6 +42,14 @@ def default_path() -> Path:
     return config_dir() / FILE_NAME
 
 
+def _finite(value: float) -> bool:
+    """True for a finite number that fits a float (TOML integers are unbounded)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _wrist(base: WristConfig, table: dict[str, Any], where: str) -> WristConfig:
     changes: dict[str, Any] = {}
     for key, value in table.items():
@@ -51,7 +59,7 @@ def _wrist(base: WristConfig, table: dict[str, Any], where: str) -> WristConfig:
             key_values = {"range_neg_deg": value, "range_pos_deg": value}
         elif key == "axis":
             if (not isinstance(value, list) or len(value) != 3
-                    or not all(isinstance(v, int | float) and math.isfinite(v) for v in value)
+                    or not all(isinstance(v, int | float) and _finite(v) for v in value)
                     or not any(value)):
                 raise UsageError(f"{where}.axis: expected three numbers, not all zero (e.g. [1.0, 0.0, 0.0])")
             changes["axis"] = tuple(float(v) for v in value)
@@ -62,7 +70,7 @@ def _wrist(base: WristConfig, table: dict[str, Any], where: str) -> WristConfig:
             raise UsageError(f"{where}: unknown key '{key}' (expected one of: axis, range_deg, "
                              f"{', '.join(sorted(_FLOAT_KEYS))})")
         for k, v in key_values.items():
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not _finite(v):
                 raise UsageError(f"{where}.{key}: expected a number")
             if k == "sign":
                 v = -1.0 if v < 0 else 1.0
@@ -82,7 +90,7 @@ def load(path: str | Path | None = None) -> MixConfig:
         return MixConfig()
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise UsageError(f"sensor settings '{p}' are unreadable: {exc}") from None
     mix = MixConfig()
     wrists = data.get("wrists", {})

@@ -65,9 +65,6 @@ def test_sound_files(tmp_path: Path, blob: bytes, header: bytes) -> None:
 
 
 # -- known failures, one per function to fix ------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, raises=Exception,
-                   reason="_csv.Error (field larger than field limit) for a cell over 128 kB: aego/render.py:"
-                          "read_csv_trajectory catches OSError/UnicodeDecodeError only")
 def test_trajectory_with_a_huge_cell(tmp_path: Path) -> None:
     path = tmp_path / "big.csv"
     path.write_text("1," + "2" * 200_000 + "\n")
@@ -75,9 +72,6 @@ def test_trajectory_with_a_huge_cell(tmp_path: Path) -> None:
         read_csv_trajectory(path, 2, 5.0)
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="a coordinate beyond float32 (1e308) passes the finiteness check in float64 and becomes "
-                          "inf in the float32 target: aego/render.py:read_csv_trajectory")
 def test_trajectory_beyond_float32(tmp_path: Path) -> None:
     path = tmp_path / "far.csv"
     path.write_text("0,0\n1e308,1\n")
@@ -88,9 +82,6 @@ def test_trajectory_beyond_float32(tmp_path: Path) -> None:
     assert all(np.all(np.isfinite(e.value)) for e in events)
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="a sound with NaN samples is accepted by aego/render.py:read_sound (morph, cross), "
-                          "which aego/audio_files.py:read_audio refuses")
 def test_sound_with_nan_samples(tmp_path: Path) -> None:
     import soundfile as sf
 
@@ -104,9 +95,6 @@ def test_sound_with_nan_samples(tmp_path: Path) -> None:
     assert np.all(np.isfinite(audio))
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="a quoted cell holding a line break is quoted raw, so the refusal is not one line: "
-                          "aego/render.py:read_csv_trajectory (quote the cells with repr)")
 def test_refusal_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "quoted.csv"
     path.write_bytes(b'0,0\n"a\nb",1\n')

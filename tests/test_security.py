@@ -171,10 +171,6 @@ def test_osc_allow_drops_every_other_sender() -> None:
         hub.stop()
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="listening on '::' (dual stack), an allowed IPv4 sender arrives as ::ffff:127.0.0.1 and is "
-                          "refused: sensors/osc_server.py:OscReceiver.allowed compares the text of the address "
-                          "(use ipaddress and .ipv4_mapped)")
 def test_osc_allow_with_a_dual_stack_listener() -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 on this machine")
