@@ -78,9 +78,12 @@ class Trajectory:
     def clear(self) -> None:
         self.count = 0
 
-    def recent(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(starts, states, actions)`` oldest first (views copied out of the ring)."""
-        n = min(self.count, self.capacity)
+    def recent(self, limit: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The last ``limit`` pairs ``(starts, states, actions)``, oldest first (copied out of the ring).
+
+        256 pairs cover the longest credit window (4 s) down to a 16 ms period.
+        """
+        n = min(self.count, self.capacity, limit)
         idx = (np.arange(self.count - n, self.count)) % self.capacity
         return self.times[idx], self.states[idx], self.actions[idx]
 

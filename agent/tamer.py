@@ -36,6 +36,8 @@ from aego.agent.learner import Learner
 from aego.agent.replay import ReplayBuffer
 from aego.agent.reward_model import RewardModel, StateEncoder
 
+CLICK_GAP = 0.02  # seconds: clicks closer together than this are credited together
+
 
 class DeepTamer(Explorer):
     kind = "deep-tamer"
@@ -64,6 +66,8 @@ class DeepTamer(Explorer):
         self._last_bonus = 0.0
         self._epsilon = c.epsilon
         self._run_left = 0
+        self._clicks: list[tuple[float, float]] = []
+        self._clicks_flushed = -math.inf
 
     # -- 1. acting --------------------------------------------------------------------------------
     def _choose(self, now: float, mask: np.ndarray) -> int:
@@ -121,6 +125,8 @@ class DeepTamer(Explorer):
             self.learner.request_replay()
 
     def _tick(self, now: float) -> None:
+        if self._clicks:
+            self._flush_clicks(now)
         if not self.curiosity.begun:
             self.curiosity.begin(now)
         if self._stream_start is not None and now - self._stream_start >= self.config.stream_window:
@@ -128,9 +134,42 @@ class DeepTamer(Explorer):
 
     # -- 2. discrete feedback ---------------------------------------------------------------------
     def _learn_feedback(self, value: float, now: float) -> None:
-        states, actions, weights = self.trajectory.assign(now, self.delay, self.config.min_credit)
-        self.learner.submit(states, actions, np.full(len(actions), value, np.float32), weights.astype(np.float32))
-        self.curiosity.on_feedback(now)
+        # A click is credited at once; clicks closer than CLICK_GAP to the last credited one wait for
+        # the next click or action and are credited together, so a burst costs a few updates, not one each.
+        self._clicks.append((now, value))
+        if now - self._clicks_flushed >= CLICK_GAP:
+            self._flush_clicks(now)
+
+    def _flush_clicks(self, now: float) -> None:
+        times = np.array([t for t, _ in self._clicks])
+        values = np.array([v for _, v in self._clicks])
+        self._clicks = []
+        self._clicks_flushed = now
+        if len(times) == 1:
+            states, actions, weights = self.trajectory.assign(float(times[0]), self.delay, self.config.min_credit)
+            self.learner.submit(states, actions, np.full(len(actions), values[0], np.float32),
+                                weights.astype(np.float32))
+        elif len(times) > 1:
+            self._credit_samples(times, values, now, dilution=1)
+        for _ in range(len(times)):
+            self.curiosity.on_feedback(now)
+
+    def _credit_samples(self, times: np.ndarray, values: np.ndarray, now: float, dilution: int) -> bool:
+        """Credit several feedbacks at once: per pair, the credit-weighted mean value, weighted by the
+        summed credit divided by ``dilution``. False if nothing was credited."""
+        starts, states, actions = self.trajectory.recent()
+        if len(starts) == 0:
+            return False
+        ends = np.append(starts[1:], now)
+        w = credit_weights(times[:, None], starts[None, :], ends[None, :], self.delay)  # (samples, pairs)
+        credit = w.sum(axis=0)
+        weight = credit / dilution
+        keep = weight >= self.config.min_credit
+        if not keep.any():
+            return False
+        value = (w[:, keep] * values[:, None]).sum(axis=0) / credit[keep]
+        self.learner.submit(states[keep], actions[keep], value.astype(np.float32), weight[keep].astype(np.float32))
+        return True
 
     # -- 3. continuous streams --------------------------------------------------------------------
     def _learn_stream(self, value: float, now: float) -> None:
@@ -146,20 +185,10 @@ class DeepTamer(Explorer):
     def _flush_stream(self, now: float) -> None:
         times, values, total = np.array(self._stream_t), np.array(self._stream_v), self._stream_total
         self._stream_t, self._stream_v, self._stream_start, self._stream_total = [], [], None, 0
-        if len(times) == 0:
-            return
-        starts, states, actions = self.trajectory.recent()
-        if len(starts) == 0:
-            return
-        ends = np.append(starts[1:], now)
-        w = credit_weights(times[:, None], starts[None, :], ends[None, :], self.delay)  # (samples, pairs)
-        credit = w.sum(axis=0)
-        weight = credit / total  # neutral samples in the window dilute it
-        keep = weight >= self.config.min_credit
-        value = (w[:, keep] * values[:, None]).sum(axis=0) / credit[keep]
-        self.counts["stream_feedback"] += 1
-        self.learner.submit(states[keep], actions[keep], value.astype(np.float32), weight[keep].astype(np.float32))
-        self.curiosity.on_feedback(now)
+        # Neutral samples in the window dilute it: the weight is the mean credit over all its samples.
+        if len(times) and self._credit_samples(times, values, now, dilution=total):
+            self.counts["stream_feedback"] += 1
+            self.curiosity.on_feedback(now)
 
     # -- 5. zone, explore -------------------------------------------------------------------------
     def _learn_zone(self, value: float, now: float) -> None:
