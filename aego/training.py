@@ -54,7 +54,8 @@ class TrainConfig:
         frames_per_sound: 0 = every frame, else that many frames of each sound, drawn at random.
         val_fraction: share of sounds held out for validation.
         max_minutes: stop after the epoch that passes this wall time (0 = no limit).
-        previews: number of validation sounds to write reconstructions of.
+        previews: number of validation sounds to write reconstructions of; 0 = no audio previews at all.
+        preview_iterations: Griffin-Lim iterations for the previews.
         threads: torch threads (0 = torch's default). One is the default: on a machine shared with
             other work, two OpenMP threads that wait for each other ran 3-5 times slower than one.
         arch: overrides of :class:`aego.vae.VAEConfig` fields (``bins`` and ``latent_dim`` are set here).
@@ -74,6 +75,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     max_minutes: float = 0.0
     previews: int = 4
+    preview_iterations: int = 48
     threads: int = 1
     arch: dict[str, Any] = field(default_factory=dict)
 
@@ -243,7 +245,8 @@ def train(
     arch = {**config.arch, "bins": transform.bins, "latent_dim": config.dims}
     vae_config = VAEConfig.from_dict({**VAEConfig().to_dict(), **arch})
     # What must match to continue a checkpoint; more epochs or another time budget may be asked for.
-    same = {k: v for k, v in asdict(config).items() if k not in ("epochs", "max_minutes", "previews", "threads")}
+    free = ("epochs", "max_minutes", "previews", "preview_iterations", "threads")
+    same = {k: v for k, v in asdict(config).items() if k not in free}
     fingerprint = json.dumps({"data": [str(Path(p).resolve()) for p in data], "sounds": len(frames.names),
                               "frames": len(frames.mags), "config": same, "transform": transform.to_dict()},
                              sort_keys=True)
@@ -285,6 +288,7 @@ def train(
         return {"loss": total, "rec": rec, "sc": sc, "reg": reg}
 
     stopped_early = False
+    last_plot = time.monotonic()
     for epoch in range(start_epoch, config.epochs):
         # Seeding per epoch makes an interrupted-and-resumed run the same as an uninterrupted one.
         torch.manual_seed(config.seed * 100_003 + epoch)
@@ -349,13 +353,17 @@ def train(
                    work / "checkpoint.pt.tmp")
         os.replace(work / "checkpoint.pt.tmp", checkpoint)
         (work / "history.json").write_text(json.dumps(history, indent=1))
-        plot_history(history, work / "loss.png", config.regularization)
+        # The plot costs a second or two: refresh it once a minute while training, and at the end.
+        if time.monotonic() - last_plot > 60 or epoch + 1 == config.epochs:
+            plot_history(history, work / "loss.png", config.regularization)
+            last_plot = time.monotonic()
         if budget_over or (config.max_minutes and elapsed > config.max_minutes * 60 and epoch + 1 < config.epochs):
             log(f"time budget of {config.max_minutes:g} min reached after epoch {epoch + 1}: stopping")
             stopped_early = True
             break
     if not history:
         raise UsageError(f"{checkpoint} holds no finished epoch: delete {work} and train again")
+    plot_history(history, work / "loss.png", config.regularization)
     train_seconds = elapsed_before + time.monotonic() - started
 
     # 6. the space
@@ -386,7 +394,9 @@ def train(
     space.info = info
     space.save(output)
     log(f"wrote {output}")
-    write_previews(space, [frames.paths[i] for i in val_sounds[: config.previews]], work / "previews", log)
+    if config.previews:
+        write_previews(space, [frames.paths[i] for i in val_sounds[: config.previews]], work / "previews", log,
+                       iterations=config.preview_iterations)
     return space
 
 
@@ -409,7 +419,7 @@ def plot_history(history: list[dict[str, float]], path: Path, regularization: st
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.14, top=0.91, wspace=0.22)
     fig.savefig(path, dpi=90)
     plt.close(fig)
 

@@ -40,6 +40,7 @@ def sounds(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _config(**kw) -> TrainConfig:
     return TrainConfig(**{"epochs": 6, "batch_size": 32, "lr": 3e-3, "warmup_epochs": 2, "previews": 1,
+                          "preview_iterations": 4,
                           "arch": TINY, **kw})
 
 
