@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=a.positive_int, default=None, metavar="N", help="frames per step")
     parser.add_argument("--lr", type=a.positive_float, default=None, help="initial learning rate")
     parser.add_argument("--max-minutes", type=a.positive_float, default=None, metavar="M",
-                        help="stop after the epoch that passes M minutes of training")
+                        help="stop when M minutes have passed (reading the sounds included)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
