@@ -120,3 +120,11 @@ def test_cli_exits_2_with_one_line_on_an_empty_folder(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "aego", "train", str(tmp_path / "empty"), "-o",
                              str(tmp_path / "x.space")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no audio files" in result.stderr
+
+
+def test_mmd_regularisation_trains_too(sounds: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mmd.space"
+    space = train([sounds], out, _config(regularization="mmd", previews=0), progress=False, log=lambda _l: None)
+    history = json.loads((workdir_for(out) / "history.json").read_text())
+    assert history[-1]["train_rec"] < 0.8 * history[0]["train_rec"]
+    assert space.info["training"]["regularization"] == "mmd" and space.info["training"]["beta"] == 100.0
