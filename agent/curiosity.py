@@ -73,6 +73,10 @@ class NoveltyCounter:
         return {ctx: [[[*k, c] for k, c in grid.items()] for grid in grids] for ctx, grids in self.counts.items()}
 
     def restore(self, data: dict, visits: dict[str, int]) -> None:
+        if not isinstance(data, dict) or not isinstance(visits, dict):
+            raise ValueError("novelty counts are not tables")
+        if any(len(row) < 2 for grids in data.values() for grid in grids for row in grid):
+            raise ValueError("a novelty count row is too short")
         self.counts = {ctx: [{tuple(int(v) for v in row[:-1]): int(row[-1]) for row in grid} for grid in grids]
                        for ctx, grids in data.items()}
         if any(len(g) != self.tilings for g in self.counts.values()):

@@ -223,19 +223,36 @@ class Explorer:
         keep the old file aside as ``NAME.corrupt-<time>``; returns True when the file was used."""
         try:
             arrays, meta = persistence.read(path)
+            if not isinstance(meta, dict):
+                raise persistence.AgentFileError(f"{path} has metadata that is not a JSON object")
             if meta.get("kind") != self.kind:
                 raise persistence.AgentFileError(f"{path} holds a '{meta.get('kind')}' agent, not '{self.kind}'")
+            # Check the explorer's own fields before anything changes, so a refused file leaves it fresh.
+            dims = int(meta["dims"])
+            if not 1 <= dims <= self.config.max_dims:
+                raise ValueError(f"dims {dims} is outside 1..{self.config.max_dims}")
+            position = np.asarray(meta["position"], dtype=np.float64)
+            if position.shape != (dims,) or not np.all(np.isfinite(position)):
+                raise ValueError(f"the position does not have {dims} finite coordinates")
+            step = float(meta["step"])
+            if not (math.isfinite(step) and step > 0):
+                raise ValueError(f"step {step} is not a positive number")
+            counts = {k: int(v) for k, v in dict(meta["counts"]).items() if k in self.counts}
+            by_source = {str(k): int(v) for k, v in dict(meta["by_source"]).items()}
+            rng = np.random.default_rng()
+            rng.bit_generator.state = meta["rng"]
             with self._lock:
                 self._restore(arrays, meta)
                 self.space = str(meta["space"])
-                self.dims = int(meta["dims"])
-                self.step = float(meta["step"])
-                self.position = np.clip(np.asarray(meta["position"], dtype=np.float64), 0.0, 1.0)
-                self.counts.update({k: int(v) for k, v in meta["counts"].items() if k in self.counts})
-                self.by_source = {str(k): int(v) for k, v in meta["by_source"].items()}
-                self.rng.bit_generator.state = meta["rng"]
+                self.dims = dims
+                self.step = step
+                self.position = np.clip(position, 0.0, 1.0)
+                self.counts.update(counts)
+                self.by_source = by_source
+                self.rng.bit_generator.state = rng.bit_generator.state
             return True
-        except (persistence.AgentFileError, KeyError, ValueError, TypeError) as exc:
+        # A damaged file can fail in many ways (types, sizes, nesting, overflow): every one means start fresh.
+        except Exception as exc:
             moved = None if isinstance(exc, persistence.AgentFileError) and not Path(path).exists() \
                 else persistence.set_aside(path)
             kept = f"; the old file is kept as {moved}" if moved else ""

@@ -66,8 +66,8 @@ def read(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         raise AgentFileError(f"{path} is an agent file of version {header.get('version')}, expected {VERSION}")
     try:
         meta = json.loads(header["meta"])
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise AgentFileError(f"{path} has damaged metadata ({exc})") from None
+    except (KeyError, json.JSONDecodeError, RecursionError) as exc:
+        raise AgentFileError(f"{path} has damaged metadata ({type(exc).__name__})") from None
     return arrays, meta
 
 

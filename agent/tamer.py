@@ -287,7 +287,7 @@ class DeepTamer(Explorer):
             raise ValueError("replay arrays differ in length")
         novelty = NoveltyCounter(self.config.novelty_cell, self.config.novelty_tilings)
         novelty.restore(meta["novelty"], meta["novelty_visits"])
-        slots = {str(k): int(v) for k, v in meta["space_slots"].items()}
+        slots = {str(k): int(v) for k, v in dict(meta["space_slots"]).items()}
         with self.learner.model_lock:
             self.model.load_state_dict(weights)
             self.learner.snapshot = self.model.snapshot()
