@@ -36,6 +36,7 @@ from aego.sensors.reward_mix import MixConfig
 
 from aego.errors import UsageError
 
+LATENCY_SAMPLES = 200_000  # sensor-to-event latencies kept for the figures (the latest ones)
 MAX_PENDING = 200_000  # events kept for poll(); beyond that the oldest are dropped (and counted)
 
 
@@ -288,7 +289,8 @@ class InputHub:
         self._counters: dict[str, int] = {}
         self._status: list[dict] = []
         self._reward: float | None = None
-        self._latency: list[float] = []
+        # The latest samples only: an installation streams IMUs for days, and memory must stay flat.
+        self._latency: collections.deque[float] = collections.deque(maxlen=LATENCY_SAMPLES)
         self._publish_latency: dict[str, float] = {}
         self._shared: Any = None
         self.info: dict[str, bool] = {}
@@ -375,8 +377,7 @@ class InputHub:
             kind = msg[0]
             if kind == "events":
                 for ev in msg[1]:
-                    if (isinstance(ev, Reward) and ev.continuous and ev.source in ("imu", "serial")
-                            and len(self._latency) < 2_000_000):
+                    if isinstance(ev, Reward) and ev.continuous and ev.source in ("imu", "serial"):
                         self._latency.append(now - ev.t)
                     self._pending.append(ev)
                 while len(self._pending) > MAX_PENDING:
@@ -445,7 +446,7 @@ class InputHub:
 
     def reset_latency(self) -> None:
         """Start the main-process latency figures afresh (the input process keeps its own)."""
-        self._latency = []
+        self._latency.clear()
 
     @property
     def alive(self) -> bool:
