@@ -44,7 +44,7 @@ fi
 # The settings the bundled spaces were built with (docs/spaces.md explains them). The two trainings
 # run side by side, one torch thread each, and stop when 12.5 minutes have passed (reading the sounds included).
 SYNTHETIC_ARGS=(--dims 8 --regularization kl --beta 0.1 --seed 0 --frames-per-sound 3 --epochs 40 --max-minutes 12.5)
-ORCHESTRAL_ARGS=(--dims 8 --regularization kl --beta 0.1 --seed 0 --frames-per-sound 16 --epochs 40 --max-minutes 12.5)
+ORCHESTRAL_ARGS=(--dims 8 --regularization kl --beta 0.1 --seed 0 --frames-per-sound 32 --epochs 40 --max-minutes 12.5)
 
 train() {  # train NAME ARGS... DATA... -- measures the wall time
     local name=$1; shift
