@@ -393,7 +393,12 @@ class SoundSpace:
         try:
             transform = Transform.from_dict(doc["transform"])
             config = VAEConfig.from_dict(doc["vae"])
+            for name, tensor in tensors.items():
+                if np.issubdtype(tensor.dtype, np.floating) and not np.all(np.isfinite(tensor)):
+                    raise ValueError(f"'{name}' holds NaN or infinite values")
             norm = Normalisation(np.asarray(tensors["norm.mean"], np.float32), float(doc["normalisation"]["scale"]))
+            if not (np.isfinite(norm.scale) and norm.scale > 0):
+                raise ValueError(f"the normalisation scale {norm.scale} is not a positive number")
             state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
             projections = {}
             for kind in KINDS:
@@ -422,7 +427,7 @@ class SoundSpace:
                 raise ValueError("the encoded points do not match the latent size")
             # Decoding one point proves the decoder weights fit the architecture.
             space._decoder(np.zeros((1, config.latent_dim), np.float32))
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
+        except (KeyError, ValueError, TypeError, IndexError, OverflowError, AttributeError, MemoryError) as exc:
             raise SpaceFileError(
                 f"{path}: damaged sound-space file ({type(exc).__name__}: {exc}); retrain it with 'aego train'"
             ) from None

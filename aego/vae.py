@@ -24,6 +24,11 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812 - the usual torch spelling
 
 LEAK = 0.2  # LeakyReLU slope, shared with the NumPy decoder
+MAX_BINS = 65537  # the largest frame a space may declare (n_fft 131072)
+MAX_LATENT = 64
+MAX_WIDTH = 8192  # channels or units of any layer
+MAX_KERNEL = 129
+MAX_FACTOR = 16
 
 
 @dataclass(frozen=True)
@@ -76,15 +81,23 @@ class VAEConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` for an architecture that cannot be built."""
-        if self.bins < 16 or self.latent_dim < 1:
+        if not 16 <= self.bins <= MAX_BINS or not 1 <= self.latent_dim <= MAX_LATENT:
             raise ValueError(f"bins {self.bins} / latent_dim {self.latent_dim} out of range")
+        # Bounds on every size: a crafted file must not make the loader allocate without limit.
+        widths = (*self.enc_channels, self.enc_hidden, *self.dec_hidden, self.dec_coarse[0])
+        if not all(1 <= w <= MAX_WIDTH for w in widths) or not 1 <= self.enc_kernel <= MAX_KERNEL \
+                or not 1 <= self.enc_stride <= MAX_KERNEL or not 1 <= self.dec_coarse[1] <= 4 * MAX_BINS:
+            raise ValueError("a layer width, kernel, stride or the coarse map is out of range")
         length = self.dec_coarse[1]
         for f, c, k in self.dec_stages:
-            if f < 1 or c < 1 or k < 1 or k % 2 == 0:
-                raise ValueError(f"decoder stage {(f, c, k)}: factor, channels >= 1 and an odd kernel")
+            if not (1 <= f <= MAX_FACTOR and 1 <= c <= MAX_WIDTH and 1 <= k <= MAX_KERNEL and k % 2 == 1):
+                raise ValueError(f"decoder stage {(f, c, k)}: factor 1-{MAX_FACTOR}, channels 1-{MAX_WIDTH} and "
+                                 f"an odd kernel up to {MAX_KERNEL}")
             length *= f
         if length < self.bins:
             raise ValueError(f"decoder output length {length} is shorter than bins {self.bins}")
+        if length > 4 * self.bins:
+            raise ValueError(f"decoder output length {length} is far beyond bins {self.bins}")
         if self.dec_stages and self.dec_stages[-1][1] != 1:
             raise ValueError("the last decoder stage must have 1 output channel")
         if not self.dec_stages and self.dec_coarse[0] != 1:
