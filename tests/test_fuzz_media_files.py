@@ -2,8 +2,8 @@
 and sounds (``aego morph``/``cross``, audio folders for ``aego train``/``eval``).
 
 Acceptable outcomes: the data (finite), ``(None, reason)`` for a bad file in a folder, or a one-line
-UsageError. Failures found here are pinned by the strict xfail tests at the end; the broad fuzzing keeps
-to cells under 1 kB and values inside float32 range meanwhile.
+UsageError. The cases that once escaped (huge cells, values beyond float32, raw line breaks, NaN sounds)
+are plain tests at the end; the broad fuzzing keeps to cells under 1 kB so it stays fast.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def test_sound_files(tmp_path: Path, blob: bytes, header: bytes) -> None:
     assert audio.ndim == 1 and len(audio) > 0 and rate > 0
 
 
-# -- known failures, one per function to fix ------------------------------------------------------------------
+# -- cases that once escaped, kept as plain tests -----------------------------------------------------------
 def test_trajectory_with_a_huge_cell(tmp_path: Path) -> None:
     path = tmp_path / "big.csv"
     path.write_text("1," + "2" * 200_000 + "\n")

@@ -1,8 +1,8 @@
 """Fuzzing the user's sensor files, read by every run: the settings (``sensors.toml``) and the saved
 calibration (``calibration.json``). Only a result or a UsageError (one line, exit 2) is acceptable.
 
-Exceptions of another kind found here are pinned by the strict xfail tests at the end; the broad fuzzing
-keeps to 64-bit numbers and shallow nesting so it guards the rest meanwhile.
+The cases that once escaped (huge integers, deep nesting, degenerate forearm axes) are plain tests at
+the end; the broad fuzzing keeps to 64-bit numbers and shallow nesting so it stays fast.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_settings_file(tmp_path: Path, doc: dict) -> None:
         assert all(math.isfinite(v) for v in w.axis) and any(w.axis)
 
 
-# -- known failures, one per function to fix ------------------------------------------------------------------
+# -- cases that once escaped, kept as plain tests -----------------------------------------------------------
 def _calibration(tmp_path: Path, text: str) -> None:
     path = tmp_path / "calibration.json"
     path.write_text(text, encoding="utf-8")

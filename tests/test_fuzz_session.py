@@ -4,8 +4,8 @@ the session event log (``aego.session.read_events``, ``repair_log``, the resume 
 
 Acceptable outcomes: the reader's documented result (torn, junk and damaged lines skipped, counted or
 cut), or a UsageError for ``aego replay``. The tests after the fuzzing pin what it found (fields of the
-wrong type, NaN times, deep nesting: fixed in the event-log reader and the replay plan); the one still
-open is a strict xfail.
+wrong type, NaN times, deep nesting: fixed in the event-log reader, the replay plan and the sensor
+recording reader).
 """
 
 from __future__ import annotations

@@ -222,7 +222,7 @@ def test_other_formats_are_refused_with_a_clear_error(tmp_path: Path) -> None:
             SoundSpace.load(bad)
 
 
-# -- known failures, one per function to fix --------------------------------------------------------------
+# -- cases that once escaped, kept as plain tests -----------------------------------------------------------
 def rewrite(space_file: Path, path: Path, change) -> Path:
     header, body = split(space_file.read_bytes())
     doc = json.loads(header["__metadata__"]["aego"])
