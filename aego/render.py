@@ -13,7 +13,7 @@ re-analysis with :attr:`Rendering.transform` lines up with).
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,23 +118,27 @@ def render_timeline(
     tf = synth.transform
     hop = tf.hop
     lead = 1 if config.lookahead else 0
-    delay = tf.n_fft // 2 + lead * hop  # samples from "control applied" to "heard at its centre"
-    n_out = max(0, round(seconds * tf.sample_rate))
-    n_hops = -(-(n_out + delay) // hop) + 1
-    pending = sorted(timeline, key=lambda e: e.t)
+    delay, n_out, n_hops = timeline_length(synth, seconds)
     audio = np.zeros(n_hops * hop, dtype=np.float32)
     mags = np.zeros((n_hops, tf.bins), dtype=np.float32)
     latents = np.zeros((n_hops, space.latent_dim), dtype=np.float32)
-    steps: Iterable[int] = range(n_hops)
+    steps: Iterable[tuple[int, np.ndarray]] = hops(synth, timeline, n_hops, load, events)
     if progress:
         from tqdm import tqdm
 
-        steps = tqdm(steps, desc="render", unit="hop", leave=False)
+        steps = tqdm(steps, total=n_hops, desc="render", unit="hop", leave=False)
     # Single-frame decodes are small matrix products: BLAS threads only add contention.
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        _run(synth, steps, pending, load, events, audio, mags, latents)
+        for j, out in steps:
+            audio[j * hop : (j + 1) * hop] = out
+            heard = np.zeros(tf.bins)
+            for voice in synth.voices:
+                heard += voice.inverted * np.sin(0.5 * np.pi * voice.level)
+            mags[j] = heard * synth._env[-1]
+            z = synth.voices[-1].z
+            latents[j, : min(len(z), latents.shape[1])] = z[: latents.shape[1]]
     frames = 1 + n_out // hop
     return Rendering(
         audio=audio[delay : delay + n_out].copy(),
@@ -145,23 +149,31 @@ def render_timeline(
     )
 
 
-def _run(synth: Synth, steps: Iterable[int], pending: list[TimelineEvent], load: Callable[[Any], Any],
-         events: list[dict[str, Any]], audio: np.ndarray, mags: np.ndarray, latents: np.ndarray) -> None:
+def timeline_length(synth: Synth, seconds: float) -> tuple[int, int, int]:
+    """``(delay, n_out, n_hops)`` for rendering ``seconds`` through ``synth``: the samples from a control
+    being applied to its being heard at the centre of its frame, the output length in samples, and the
+    hops to run so that the last output sample is produced."""
     tf = synth.transform
-    hop = tf.hop
+    lead = 1 if synth.config.lookahead else 0
+    delay = tf.n_fft // 2 + lead * tf.hop
+    n_out = max(0, round(seconds * tf.sample_rate))
+    return delay, n_out, -(-(n_out + delay) // tf.hop) + 1
+
+
+def hops(synth: Synth, timeline: Iterable[TimelineEvent], n_hops: int, load: Callable[[Any], Any],
+         events: list[dict[str, Any]]) -> Iterator[tuple[int, np.ndarray]]:
+    """Run ``synth`` for ``n_hops`` hops, applying each timeline event (sorted by ``t``, stable) once its
+    time has come; yields ``(j, audio)`` for hop ``j`` (``synth.transform.hop`` samples, a buffer the next
+    hop reuses: copy it to keep it)."""
+    tf = synth.transform
+    pending = sorted(timeline, key=lambda e: e.t)
     i = 0
-    for j in steps:
-        now = j * hop / tf.sample_rate
+    for j in range(n_hops):
+        now = j * tf.hop / tf.sample_rate
         while i < len(pending) and pending[i].t <= now:
             _apply(synth, pending[i], load, events)
             i += 1
-        audio[j * hop : (j + 1) * hop] = synth.next_hop()
-        heard = np.zeros(tf.bins)
-        for voice in synth.voices:
-            heard += voice.inverted * np.sin(0.5 * np.pi * voice.level)
-        mags[j] = heard * synth._env[-1]
-        z = synth.voices[-1].z
-        latents[j, : min(len(z), latents.shape[1])] = z[: latents.shape[1]]
+        yield j, synth.next_hop()
 
 
 def _apply(synth: Synth, event: TimelineEvent, load: Callable[[Any], Any], events: list[dict[str, Any]]) -> None:

@@ -163,7 +163,7 @@ def replay(folder: str | Path, output: str | Path, progress: bool = True) -> dic
     """Render the session in ``folder`` to the WAV ``output``; returns figures (seconds, sections...)."""
     import soundfile as sf
 
-    from aego.render import _apply
+    from aego.render import hops, timeline_length
     from aego.space import SoundSpace
     from aego.synth import Synth, SynthConfig
 
@@ -173,11 +173,7 @@ def replay(folder: str | Path, output: str | Path, progress: bool = True) -> dic
     report: list[dict] = []
     synth = Synth(space, config, report=report.append)
     tf = synth.transform
-    hop = tf.hop
-    delay = tf.n_fft // 2 + (hop if config.lookahead else 0)
-    n_out = max(0, round(p.seconds * tf.sample_rate))
-    n_hops = -(-(n_out + delay) // hop) + 1
-    pending = sorted(p.timeline, key=lambda e: e.t)
+    delay, n_out, n_hops = timeline_length(synth, p.seconds)
     cache: dict[str, Any] = {p.space: space}
 
     def load(name: Any) -> Any:
@@ -192,22 +188,16 @@ def replay(folder: str | Path, output: str | Path, progress: bool = True) -> dic
         wav = sf.SoundFile(str(output), "w", samplerate=tf.sample_rate, channels=1, subtype="FLOAT")
     except (OSError, RuntimeError) as exc:
         raise UsageError(f"cannot write {output} ({exc}); choose another -o OUT.wav") from None
-    steps: Any = range(n_hops)
+    steps: Any = hops(synth, p.timeline, n_hops, load, report)
     if progress:
         from tqdm import tqdm
 
-        steps = tqdm(steps, desc="replay", unit="hop", unit_scale=True, leave=False, mininterval=0.5)
-    i = 0
+        steps = tqdm(steps, total=n_hops, desc="replay", unit="hop", unit_scale=True, leave=False, mininterval=0.5)
     skip = delay  # samples of latency to drop at the start, as render_timeline does
     written = 0
     block: list[np.ndarray] = []
     with wav:
-        for j in steps:
-            now = j * hop / tf.sample_rate
-            while i < len(pending) and pending[i].t <= now:
-                _apply(synth, pending[i], load, report)
-                i += 1
-            out = synth.next_hop()
+        for _j, out in steps:
             if skip >= len(out):
                 skip -= len(out)
                 continue
