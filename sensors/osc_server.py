@@ -46,7 +46,9 @@ def _walk_bundle(data: bytes, depth: int, out: list[tuple[str, list[Any]]]) -> i
             return bad + 1  # a size that lies: the rest of the bundle cannot be framed
         element = data[index:index + size]
         index += size
-        if element.startswith(b"#bundle\0"):
+        if size % 4:
+            bad += 1  # OSC elements are padded to 4 bytes: this one was cut or is not OSC
+        elif element.startswith(b"#bundle\0"):
             bad += _walk_bundle(element, depth + 1, out)
         elif element[:1] == b"/":
             try:
@@ -74,6 +76,9 @@ def parse_datagram(data: bytes) -> tuple[list[tuple[str, list[Any]]], int]:
             raise MalformedDatagramError("not OSC: a bundle with no usable element")
         return messages, bad
     if data[:1] == b"/":
+        if len(data) % 4:
+            # an OSC packet is always a multiple of 4 bytes; python-osc would read a cut float as another value
+            raise MalformedDatagramError("not OSC: its size is not a multiple of 4 bytes (cut in transit?)")
         try:
             m = OscMessage(data)
         except Exception as exc:  # python-osc raises several types on random bytes (ParseError, IndexError ...)
