@@ -1,4 +1,4 @@
-"""`aego bench synth|agent|visuals|osc|soak`: the project's own measurements (CONTRACT §8).
+"""`aego bench synth|agent|visuals|osc|soak|load|kill`: the project's own measurements (CONTRACT §8).
 
 Each benchmark lives beside the part it measures and exposes ``run_bench(args) -> dict``;
 this front end prints the dict as a table or as JSON.
@@ -10,7 +10,7 @@ import argparse
 import importlib
 import json
 
-HELP = "measure the synthesis engine, the agent, the visuals, OSC reception or a soak run"
+HELP = "measure the synthesis engine, the agent, the visuals, OSC reception, a soak run, an OSC flood or SIGKILL"
 
 BENCHES = {
     "synth": "aego.bench_synth",
@@ -18,6 +18,8 @@ BENCHES = {
     "visuals": "aego.visuals.bench",
     "osc": "aego.sensors.bench",
     "soak": "aego.bench_soak",
+    "load": "aego.bench_load",
+    "kill": "aego.bench_kill",
 }
 
 
@@ -26,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--seconds", type=float, default=None, metavar="S", help="how long to measure")
     parser.add_argument("--space", default="synthetic", metavar="SPACE", help="the space to use (default synthetic)")
-    parser.add_argument("--seeds", type=int, default=None, metavar="N", help="agent: how many seeds to average over")
+    parser.add_argument("--seeds", type=int, default=None, metavar="N",
+                        help="agent: how many seeds to average over; kill: how many runs to kill")
 
 
 def run(args: argparse.Namespace) -> int:
