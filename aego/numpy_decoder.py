@@ -96,3 +96,109 @@ class NumpyDecoder:
             return np.expm1(u, out=u)
 
         return decode_frame
+
+
+class NumpyPeakDecoder:
+    """The NumPy twin of :class:`aego.peak_vae.PeakVAE`'s decoder: latent ``z`` -> linear magnitudes.
+
+    Args:
+        config: the model's architecture (``decoder == "peaks"``).
+        state: the model's arrays (``aego.vae.state_to_numpy``); the trunk, the head and the buffers are used.
+        norm: the normalisation the model was trained with.
+    """
+
+    def __init__(self, config: VAEConfig, state: dict[str, np.ndarray], norm: Normalisation) -> None:
+        from aego.peak_vae import CORRECTION, FIXED_DIMS, LOG_HEIGHT, REACH
+
+        self.config = config
+        self.norm = norm
+        self.scale = np.float32(norm.scale)
+        self.mean = np.asarray(norm.mean, dtype=np.float32)
+        self.trunk = [
+            (np.ascontiguousarray(state[f"trunk.{2 * i}.weight"].T, dtype=np.float32),
+             np.asarray(state[f"trunk.{2 * i}.bias"], dtype=np.float32))
+            for i in range(len(config.dec_hidden))
+        ]
+        self.head_w = np.ascontiguousarray(state["head.weight"].T, dtype=np.float32)
+        self.head_b = np.asarray(state["head.bias"], dtype=np.float32)
+        self.k = 2 * config.half_peaks + 1
+        if self.head_b.shape != (3 + 2 * self.k + config.env_points,):
+            raise ValueError("the peak decoder's head does not match half_peaks and env_points")
+        self.ks = np.arange(-config.half_peaks, config.half_peaks + 1, dtype=np.float64)
+        self.env_interp = np.asarray(state["env_interp"], dtype=np.float32)
+        self.feat_mean = np.asarray(state["feat_mean"], dtype=np.float64)
+        self.feat_std = np.asarray(state["feat_std"], dtype=np.float64)
+        if self.env_interp.shape != (config.env_points, config.bins) or self.feat_mean.shape != (FIXED_DIMS,):
+            raise ValueError("the peak decoder's buffers do not match the architecture")
+        self.fixed = FIXED_DIMS
+        self.correction = CORRECTION
+        self.log_height = LOG_HEIGHT
+        self.half = int(np.ceil(REACH * config.sigma_bins * config.width_max))
+        self.offs = np.arange(-self.half, self.half + 1, dtype=np.float64)
+        self.nyquist = config.bin_hz * (config.bins - 1)
+
+    def _parameters(self, z: np.ndarray) -> tuple[np.ndarray, ...]:
+        cfg, k = self.config, self.k
+        h = np.asarray(z, dtype=np.float32)
+        for w, b in self.trunk:
+            h = h @ w + b
+            h = np.maximum(h, LEAK * h)
+        o = (h @ self.head_w + self.head_b).astype(np.float64)
+        raw = self.feat_mean + self.feat_std * np.asarray(z, np.float64)[:, : self.fixed]
+        log_b = np.clip(raw[:, 0:1] + self.correction * np.tanh(o[:, 0:1]), -3.0, 11.0)
+        log_s = np.clip(raw[:, 1:2] + self.correction * np.tanh(o[:, 1:2]), -3.0, 11.0)
+        width = 1.0 + (cfg.width_max - 1.0) / (1.0 + np.exp(-o[:, 2:3]))
+        dev = cfg.peak_dev_hz * np.tanh(o[:, 3 : 3 + k])
+        freqs = np.abs(np.exp(log_b) + self.ks * np.exp(log_s) + dev)
+        heights = np.exp(np.clip(raw[:, 2:3] + o[:, 3 + k : 3 + 2 * k], *self.log_height)) * (freqs < self.nyquist)
+        env = np.logaddexp(0.0, o[:, 3 + 2 * k :]).astype(np.float32) @ self.env_interp
+        return freqs, heights, width, env
+
+    def _render(self, freqs: np.ndarray, heights: np.ndarray, width: float, env: np.ndarray) -> np.ndarray:
+        """One frame: ``freqs, heights (K,)``, ``env (bins,)`` -> ``(bins,)`` float64."""
+        bins = self.config.bins
+        centre = np.concatenate([freqs, -freqs]) / self.config.bin_hz
+        amp = np.concatenate([heights, heights])
+        keep = (amp > 0) & (centre > -self.half - 1) & (centre < bins + self.half)
+        centre, amp = centre[keep], amp[keep]
+        idx = np.rint(centre)[:, None] + self.offs[None, :]
+        d = (idx - centre[:, None]) * (1.0 / (self.config.sigma_bins * width))
+        val = amp[:, None] * np.exp(-0.5 * d * d)
+        idx = idx.astype(np.int64).ravel()
+        ok = (idx >= 0) & (idx < bins)
+        return env + np.bincount(idx[ok], weights=val.ravel()[ok], minlength=bins)[:bins]
+
+    def linear(self, z: np.ndarray) -> np.ndarray:
+        """``z (n, d)`` -> linear magnitudes ``(n, bins)`` float32."""
+        freqs, heights, width, env = self._parameters(z)
+        out = np.empty((len(freqs), self.config.bins), dtype=np.float32)
+        for i in range(len(freqs)):
+            out[i] = self._render(freqs[i], heights[i], float(width[i, 0]), env[i])
+        return out
+
+    def decode_normalised(self, z: np.ndarray) -> np.ndarray:
+        """``z (n, d)`` -> normalised frames ``u (n, bins)`` float32."""
+        return ((np.log1p(self.linear(z)) - self.mean) / self.scale).astype(np.float32)
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        """``z (..., d)`` -> linear magnitudes ``(..., bins)`` float32."""
+        z = np.asarray(z, dtype=np.float32)
+        lead = z.shape[:-1]
+        return self.linear(z.reshape(-1, z.shape[-1])).reshape(*lead, self.config.bins)
+
+    def frame(self) -> Callable[[np.ndarray], np.ndarray]:
+        """A single-frame callable ``(d,) -> (bins,)`` float32 for the real-time path."""
+        linear = self.linear
+
+        def decode_frame(z: np.ndarray) -> np.ndarray:
+            return linear(np.asarray(z, dtype=np.float32).reshape(1, -1))[0]
+
+        return decode_frame
+
+
+def make_decoder(config: VAEConfig, state: dict[str, np.ndarray],
+                 norm: Normalisation) -> NumpyDecoder | NumpyPeakDecoder:
+    """The NumPy decoder for ``config.decoder``."""
+    if config.decoder == "peaks":
+        return NumpyPeakDecoder(config, state, norm)
+    return NumpyDecoder(config, state, norm)

@@ -32,7 +32,7 @@ import numpy as np
 
 from aego.descriptors import describe
 from aego.errors import SpaceFileError
-from aego.numpy_decoder import NumpyDecoder
+from aego.numpy_decoder import NumpyDecoder, make_decoder
 from aego.paths import bundled_spaces_dir
 from aego.transform import Transform
 from aego.vae import Normalisation, VAEConfig
@@ -205,7 +205,7 @@ class SoundSpace:
         self.projections = projections
         self.baseline = baseline
         self.info = dict(info or {})
-        self._decoder = NumpyDecoder(config, state, norm)
+        self._decoder = make_decoder(config, state, norm)
         self._model: Any = None
 
     # -- the instrument's side ---------------------------------------------------------------------

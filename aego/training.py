@@ -197,12 +197,13 @@ def train(
     import torch
     from tqdm import tqdm
 
+    from aego.comb_analysis import analyse
     from aego.evaluation import evaluate_frames
     from aego.space import PCABaseline, SoundSpace
     from aego.vae import (
         Normalisation,
-        SpectralVAE,
         VAEConfig,
+        build_model,
         kl_divergence,
         mmd_rbf,
         state_to_numpy,
@@ -242,7 +243,9 @@ def train(
         return torch.expm1(torch.clamp(u * scale + mean_t, 0.0, 30.0))
 
     # 4. model and optimiser (or the checkpoint of an interrupted run with the same settings)
-    arch = {**config.arch, "bins": transform.bins, "latent_dim": config.dims}
+    arch = {**config.arch, "bins": transform.bins, "latent_dim": config.dims,
+            "bin_hz": transform.sample_rate / transform.n_fft,
+            "sigma_bins": transform.n_fft / (2 * math.pi * transform.window_std)}
     vae_config = VAEConfig.from_dict({**VAEConfig().to_dict(), **arch})
     # What must match to continue a checkpoint; more epochs or another time budget may be asked for.
     free = ("epochs", "max_minutes", "previews", "preview_iterations", "threads")
@@ -251,7 +254,20 @@ def train(
                               "frames": len(frames.mags), "config": same, "transform": transform.to_dict()},
                              sort_keys=True)
     torch.manual_seed(config.seed)
-    model = SpectralVAE(vae_config)
+    try:
+        model = build_model(vae_config)
+    except ValueError as exc:
+        raise UsageError(f"cannot build the model: {exc}") from None
+    fixed = model.fixed_dims
+    feats_train = feats_val = torch.zeros((0, 0))
+    if fixed:
+        # The peak decoder's pitch axes come from the comb analysis of each frame (no labels).
+        log("analysing the partials of every frame")
+        raw_train = analyse(train_mags, vae_config.bin_hz).stack()
+        model.set_statistics(norm.mean, norm.scale, raw_train)
+        feats_train = model.standardise(raw_train)
+        feats_val = model.standardise(analyse(val_mags, vae_config.bin_hz).stack()) if len(val_mags) \
+            else feats_train[:0]
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     history: list[dict[str, float]] = []
     best_loss, best_state, start_epoch, elapsed_before = math.inf, state_to_numpy(model), 0, 0.0
@@ -276,14 +292,16 @@ def train(
     n_train = len(u_train)
     steps = max(1, math.ceil(n_train / config.batch_size))
 
-    def losses(u: torch.Tensor, warm: float, sample: bool) -> dict[str, torch.Tensor]:
-        mu, logvar = model.encode(u)
+    def losses(u: torch.Tensor, feats: torch.Tensor, warm: float, sample: bool) -> dict[str, torch.Tensor]:
+        mu, logvar = model.encode(u, feats) if fixed else model.encode(u)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if sample else mu
         u_hat = model.decode(z)
         rec = (u_hat - u).pow(2).sum(dim=1).mean()
         x, x_hat = linear(u), linear(u_hat)
         sc = torch.linalg.norm(x - x_hat) / torch.linalg.norm(x).clamp_min(1e-6)
-        reg = kl_divergence(mu, logvar, config.free_bits) if config.regularization == "kl" else mmd_rbf(z)
+        # The analysed dimensions are not sampled and not regularised: their scale is the data's own.
+        reg = kl_divergence(mu[:, fixed:], logvar[:, fixed:], config.free_bits) \
+            if config.regularization == "kl" else mmd_rbf(z[:, fixed:])
         total = rec + config.sc_weight * sc + beta * warm * reg
         return {"loss": total, "rec": rec, "sc": sc, "reg": reg}
 
@@ -316,7 +334,7 @@ def train(
             idx = order[i * config.batch_size : (i + 1) * config.batch_size]
             if len(idx) < 2:
                 continue
-            parts = losses(u_train[idx], warm, sample=True)
+            parts = losses(u_train[idx], feats_train[idx] if fixed else feats_train, warm, sample=True)
             optimiser.zero_grad(set_to_none=True)
             parts["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 100.0)
@@ -332,7 +350,8 @@ def train(
             n_val_batches = 0
             for s in range(0, max(len(u_val), 1), 4096):
                 chunk = u_val[s : s + 4096] if len(u_val) else u_train[:4096]
-                parts = losses(chunk, 1.0, sample=False)
+                f_chunk = (feats_val[s : s + 4096] if len(u_val) else feats_train[:4096]) if fixed else feats_val
+                parts = losses(chunk, f_chunk, 1.0, sample=False)
                 for k in val:
                     val[k] += float(parts[k])
                 n_val_batches += 1

@@ -15,6 +15,7 @@ decodes without torch, on one thread, in a fraction of a millisecond.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,6 +47,14 @@ class VAEConfig:
         dec_coarse: ``(channels, length)`` of the map the MLP produces.
         dec_stages: ``(upsample factor, out channels, kernel)`` of each decoder stage; the last stage's
             output is cropped to ``bins`` and its channels summed into one frame when > 1 (keep it 1).
+        decoder: ``"mlp"`` (this module's decoder, ``dec_hidden`` + ``dec_coarse`` + ``dec_stages``) or
+            ``"peaks"`` (:class:`aego.peak_vae.PeakVAE`, whose trunk is ``dec_hidden``).
+        half_peaks: ``N``: the peak decoder's comb has ``2N+1`` peaks.
+        env_points: values of the peak decoder's noise envelope.
+        peak_dev_hz: largest deviation of a peak from its comb position, Hz.
+        width_max: largest widening of a peak relative to the window's own width.
+        bin_hz: Hz per bin of the transform (``sample_rate / n_fft``).
+        sigma_bins: the window's spectral standard deviation in bins (``n_fft / (2π·window std)``).
     """
 
     bins: int = 1025
@@ -59,6 +68,13 @@ class VAEConfig:
     # No convolution stages by default: on this CPU a full-resolution refinement (4 channels, kernel 5)
     # cost 2.5x the training time per step and trained worse per epoch than the MLP alone.
     dec_stages: tuple[tuple[int, int, int], ...] = ()
+    decoder: str = "mlp"
+    half_peaks: int = 32
+    env_points: int = 64
+    peak_dev_hz: float = 4.0
+    width_max: float = 2.0
+    bin_hz: float = 22050 / 2048
+    sigma_bins: float = 2048 / (2 * math.pi * 256)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +91,13 @@ class VAEConfig:
             dec_hidden=tuple(int(h) for h in d["dec_hidden"]),
             dec_coarse=(int(d["dec_coarse"][0]), int(d["dec_coarse"][1])),
             dec_stages=tuple((int(f), int(c), int(k)) for f, c, k in d["dec_stages"]),
+            decoder=str(d.get("decoder", "mlp")),
+            half_peaks=int(d.get("half_peaks", 32)),
+            env_points=int(d.get("env_points", 64)),
+            peak_dev_hz=float(d.get("peak_dev_hz", 4.0)),
+            width_max=float(d.get("width_max", 2.0)),
+            bin_hz=float(d.get("bin_hz", 22050 / 2048)),
+            sigma_bins=float(d.get("sigma_bins", 2048 / (2 * math.pi * 256))),
         )
         cfg.validate()
         return cfg
@@ -83,6 +106,17 @@ class VAEConfig:
         """Raise ``ValueError`` for an architecture that cannot be built."""
         if not 16 <= self.bins <= MAX_BINS or not 1 <= self.latent_dim <= MAX_LATENT:
             raise ValueError(f"bins {self.bins} / latent_dim {self.latent_dim} out of range")
+        if self.decoder not in ("mlp", "peaks"):
+            raise ValueError(f"unknown decoder '{self.decoder}': mlp or peaks")
+        if self.decoder == "peaks":
+            numbers = (self.peak_dev_hz, self.width_max, self.bin_hz, self.sigma_bins)
+            if not (0 <= self.half_peaks <= 512 and 2 <= self.env_points <= MAX_WIDTH
+                    and all(math.isfinite(v) for v in numbers) and 0 <= self.peak_dev_hz <= 1000
+                    and 1.0 <= self.width_max <= 8.0 and 0 < self.bin_hz <= 1000 and 0.05 <= self.sigma_bins <= 64):
+                raise ValueError("a peak-decoder setting (half_peaks, env_points, peak_dev_hz, width_max, "
+                                 "bin_hz, sigma_bins) is out of range")
+            if self.latent_dim <= 3:
+                raise ValueError("the peak decoder needs at least 4 latent dimensions")
         # Bounds on every size: a crafted file must not make the loader allocate without limit.
         widths = (*self.enc_channels, self.enc_hidden, *self.dec_hidden, self.dec_coarse[0])
         if not all(1 <= w <= MAX_WIDTH for w in widths) or not 1 <= self.enc_kernel <= MAX_KERNEL \
@@ -135,6 +169,8 @@ class Normalisation:
 
 class SpectralVAE(nn.Module):
     """VAE on normalised frames ``u`` of shape ``(batch, bins)``."""
+
+    fixed_dims = 0  # latent dimensions not drawn by the encoder (see aego.peak_vae)
 
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
@@ -219,14 +255,23 @@ def mmd_rbf(z: torch.Tensor) -> torch.Tensor:
     return kernel(z, z).mean() + kernel(prior, prior).mean() - 2.0 * kernel(z, prior).mean()
 
 
-def state_to_numpy(model: SpectralVAE) -> dict[str, np.ndarray]:
+def build_model(config: VAEConfig) -> nn.Module:
+    """The model ``config.decoder`` names: :class:`SpectralVAE` or :class:`aego.peak_vae.PeakVAE`."""
+    if config.decoder == "peaks":
+        from aego.peak_vae import PeakVAE
+
+        return PeakVAE(config)
+    return SpectralVAE(config)
+
+
+def state_to_numpy(model: nn.Module) -> dict[str, np.ndarray]:
     """All parameters and buffers as contiguous NumPy arrays (for safetensors)."""
     return {k: np.ascontiguousarray(v.detach().cpu().numpy()) for k, v in model.state_dict().items()}
 
 
-def model_from_numpy(config: VAEConfig, state: dict[str, np.ndarray]) -> SpectralVAE:
+def model_from_numpy(config: VAEConfig, state: dict[str, np.ndarray]) -> nn.Module:
     """Rebuild a model from :func:`state_to_numpy` arrays; ``ValueError`` when they don't fit the config."""
-    model = SpectralVAE(config)
+    model = build_model(config)
     tensors = {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
     try:
         model.load_state_dict(tensors, strict=True)

@@ -29,6 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=a.positive_float, default=None, help="initial learning rate")
     parser.add_argument("--max-minutes", type=a.positive_float, default=None, metavar="M",
                         help="stop when M minutes have passed (reading the sounds included)")
+    parser.add_argument("--decoder", choices=("peaks", "mlp"), default="peaks",
+                        help="peaks: partials drawn at continuous frequencies from pitch-aware latent axes "
+                             "(default); mlp: a decoder that outputs bins")
+    parser.add_argument("--half-peaks", type=a.positive_int, default=None, metavar="N",
+                        help="the peak decoder draws 2N+1 partials (default 32)")
+    parser.add_argument("--env-points", type=a.positive_int, default=None, metavar="N",
+                        help="points of the peak decoder's noise envelope (default 64)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -44,7 +51,22 @@ def run(args: argparse.Namespace) -> int:
     overrides = {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "max_minutes": args.max_minutes,
     }
+    arch: dict[str, object] = {"decoder": args.decoder}
+    if args.decoder == "peaks":
+        if args.dims < 4:
+            from aego.errors import UsageError
+
+            raise UsageError("the peak decoder needs --dims 4 or more (or use --decoder mlp)")
+        if args.half_peaks is not None:
+            arch["half_peaks"] = args.half_peaks
+        if args.env_points is not None:
+            if args.env_points < 2:
+                from aego.errors import UsageError
+
+                raise UsageError("--env-points must be 2 or more")
+            arch["env_points"] = args.env_points
     config = TrainConfig(
+        arch=arch,
         dims=args.dims, beta=args.beta, regularization=args.regularization, seed=args.seed,
         frames_per_sound=args.frames_per_sound, **{k: v for k, v in overrides.items() if v is not None},
     )
