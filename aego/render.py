@@ -136,7 +136,7 @@ def render_timeline(
             heard = np.zeros(tf.bins)
             for voice in synth.voices:
                 heard += voice.inverted * np.sin(0.5 * np.pi * voice.level)
-            mags[j] = heard * synth._env[-1]
+            mags[j] = heard * synth.level
             z = synth.voices[-1].z
             latents[j, : min(len(z), latents.shape[1])] = z[: latents.shape[1]]
     frames = 1 + n_out // hop

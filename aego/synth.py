@@ -63,21 +63,64 @@ class SynthConfig:
 
 
 @njit(cache=True, nogil=True)
-def _map_bins(src: np.ndarray, index: np.ndarray, frac: np.ndarray, gain: float, out: np.ndarray) -> None:
-    last = src.shape[0] - 1
+def _map_bins(src: np.ndarray, index: np.ndarray, frac: np.ndarray, gain: float, copy: np.ndarray,
+              log_src: np.ndarray, out: np.ndarray, out_log: np.ndarray) -> bool:
+    """Map ``src`` onto the target bins (linear ``out`` and natural-log ``out_log``, ``-inf`` for zeros),
+    copying ``src`` into ``copy`` on the way; ``False`` (outputs unspecified) if ``src`` holds NaN/inf."""
+    n = src.shape[0]
+    for i in range(n):
+        v = src[i]
+        if not math.isfinite(v):
+            return False
+        copy[i] = v
+        log_src[i] = math.log(v) if v > 0.0 else -math.inf
+    log_gain = math.log(gain)
+    last = n - 1
     for j in range(out.shape[0]):
         i = index[j]
-        if i < 0:
+        f = frac[j]
+        if i < 0 or (i >= last and f != 0.0):
             out[j] = 0.0
+            out_log[j] = -math.inf
         elif i >= last:
-            out[j] = src[last] * gain if frac[j] == 0.0 else 0.0
+            out[j] = src[last] * gain
+            out_log[j] = log_src[last] + log_gain
         else:
-            a, b, f = src[i], src[i + 1], frac[j]
+            a, b = src[i], src[i + 1]
             if a > 0.0 and b > 0.0:
                 # geometric: a Gaussian peak is a parabola in log-magnitude, kept nearly exact
-                out[j] = math.exp((1.0 - f) * math.log(a) + f * math.log(b)) * gain
+                lv = (1.0 - f) * log_src[i] + f * log_src[i + 1] + log_gain
+                out[j] = math.exp(lv)
+                out_log[j] = lv
             else:
-                out[j] = (a * (1.0 - f) + b * f) * gain
+                v = (a * (1.0 - f) + b * f) * gain
+                out[j] = v
+                out_log[j] = math.log(v) if v > 0.0 else -math.inf
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _glide(z: np.ndarray, target: np.ndarray, alpha: float, z32: np.ndarray) -> None:
+    """One-pole step of ``z`` towards ``target`` (in place), and a float32 copy for the decoder."""
+    for i in range(z.shape[0]):
+        z[i] += alpha * (target[i] - z[i])
+        z32[i] = z[i]
+
+
+@njit(cache=True, nogil=True)
+def _finish(mix: np.ndarray, env: np.ndarray, use_env: bool, level: float, out: np.ndarray) -> bool:
+    """``out = clip(mix · (env if use_env else level), ±1)`` as float32; ``True`` if anything clipped."""
+    clipped = False
+    for i in range(out.shape[0]):
+        v = mix[i] * (env[i] if use_env else level)
+        if v > 1.0:
+            v = 1.0
+            clipped = True
+        elif v < -1.0:
+            v = -1.0
+            clipped = True
+        out[i] = v
+    return clipped
 
 
 class MagnitudeMap:
@@ -101,11 +144,21 @@ class MagnitudeMap:
         self.frac = frac
         self.gain = float(target.window().sum() / source.window().sum())
         self.out = np.zeros(target.bins)
+        self.out_log = np.zeros(target.bins)
+        self.source = np.zeros(source.bins, dtype=np.float32)
+        self._log_src = np.zeros(source.bins)
 
     def __call__(self, mags: np.ndarray) -> np.ndarray:
         """Args: mags ``(source.bins,)``. Returns ``(target.bins,)`` float64 (reused buffer)."""
-        _map_bins(np.asarray(mags, dtype=np.float64), self.index, self.frac, self.gain, self.out)
+        if not self.load(np.asarray(mags)):
+            self.out[:] = 0.0
         return self.out
+
+    def load(self, mags: np.ndarray) -> bool:
+        """Map ``mags`` ``(source.bins,)`` into :attr:`out` (linear), :attr:`out_log` (natural log, ``-inf``
+        where silent) and keep a float32 copy in :attr:`source`. ``False`` when ``mags`` holds NaN/inf."""
+        return bool(_map_bins(mags, self.index, self.frac, self.gain, self.source, self._log_src, self.out,
+                              self.out_log))
 
 
 class Voice:
@@ -132,14 +185,16 @@ class Voice:
         if start is None:
             start = np.median(np.asarray(space.points, dtype=np.float64), axis=0)
         self.z = np.asarray(start, dtype=np.float64).reshape(d).copy()
+        self.z32 = self.z.astype(np.float32)
         self.target = self.z.copy()
         self.alpha = 1.0 - math.exp(-synthesis.hop / (synthesis.sample_rate * max(config.glide_s, 1e-4)))
         self.keep_inverted = False  # offline rendering records the magnitudes it inverts
         self.level = 0.0  # crossfade position in [0, 1]; amplitude is sin(level·π/2)
         self.level_target = 1.0
         self.level_step = 1.0  # per hop
-        self.mags = np.zeros(space.transform.bins, dtype=np.float32)  # last decoded frame (space bins)
+        self.mags = self.map.source  # last decoded frame (space bins), float32
         self.silent = np.zeros(synthesis.bins)
+        self.silent_spectrum = np.zeros(synthesis.bins, dtype=np.complex128)
         self.decode_errors = 0
         self.reported_errors = 0
         self.last_error = ""
@@ -151,21 +206,19 @@ class Voice:
 
     def step(self) -> np.ndarray:
         """Glide, decode, phase, overlap-add. Returns ``(hop,)`` float64 (reused buffer)."""
-        self.z += self.alpha * (self.target - self.z)
+        _glide(self.z, self.target, self.alpha, self.z32)
         try:
-            mags = self.decode(self.z.astype(np.float32))
-            if mags.shape != self.mags.shape or not np.isfinite(mags).all():
+            mags = self.decode(self.z32)
+            if mags.shape != self.mags.shape or not self.map.load(mags):
                 raise ValueError("the decoder gave a frame of the wrong shape or with NaN/inf")
-            self.mags[:] = mags
-            device_mags = self.map(mags)
+            spectrum = self.pghi.push(self.map.out, self.map.out_log)
         except Exception as exc:  # a broken model must not stop the sound: one silent frame, counted
             self.decode_errors += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
             self.mags[:] = 0.0
-            device_mags = self.silent
-        spectrum = self.pghi.push(device_mags)
+            spectrum = self.pghi.push(self.silent)
         if spectrum is None:  # look-ahead filling: the first hop of a voice is silent
-            spectrum = self.silent.astype(np.complex128)
+            spectrum = self.silent_spectrum
         if self.keep_inverted:
             self.inverted = np.abs(spectrum)
         return self.ola.push(spectrum)
@@ -245,6 +298,7 @@ class Synth:
         self._env = np.zeros(self.hop)
         self._tmp = np.zeros(self.hop)
         self._out = np.zeros(self.hop, dtype=np.float32)
+        self.level = self.config.gain  # output level (gain · mute · fade) at the end of the last hop
         self.spectrum = np.zeros(self.display.bins, dtype=np.float32)
         self._display_maps: dict[Transform, MagnitudeMap] = {}
         self._last_report: dict[str, float] = {}
@@ -356,45 +410,61 @@ class Synth:
             m = self._display_maps[voice.space.transform] = MagnitudeMap(voice.space.transform, self.display)
         return m(voice.mags)
 
+    def _check_errors(self, voice: Voice) -> None:
+        if voice.decode_errors > voice.reported_errors:
+            self.stats.decode_errors += voice.decode_errors - voice.reported_errors
+            voice.reported_errors = voice.decode_errors
+            self._event("error", "decode failed", detail=voice.last_error)
+
     def next_hop(self) -> np.ndarray:
         """The next ``hop`` output samples, ``(hop,)`` float32 in [-1, 1] (reused buffer).
 
         :attr:`spectrum` then holds the decoded magnitudes heard in this hop, ``(display.bins,)``, scaled by
         the output level.
         """
-        self._mix[:] = 0.0
-        self.spectrum[:] = 0.0
-        n = self.hop
-        for voice in list(self.voices):
-            samples = voice.step()
-            start = voice.level
-            if voice.level != voice.level_target:
-                delta = voice.level_target - voice.level
-                voice.level += math.copysign(min(abs(delta), voice.level_step), delta)
-            if start == voice.level == 1.0:
-                self._mix += samples
-                self.spectrum += self._display(voice)
-            else:
-                lv = np.linspace(start, voice.level, n, endpoint=False) if start != voice.level else start
-                self._mix += samples * np.sin(0.5 * np.pi * lv)
-                self.spectrum += self._display(voice) * np.float32(math.sin(0.5 * math.pi * voice.level))
-            if voice.decode_errors > voice.reported_errors:
-                self.stats.decode_errors += voice.decode_errors - voice.reported_errors
-                voice.reported_errors = voice.decode_errors
-                self._event("error", "decode failed", detail=voice.last_error)
-        # A faded-out voice no longer sounds: drop it (its history is not needed any more).
-        self.voices = [v for v in self.voices if v.level > 0.0 or v.level_target > 0.0] or self.voices[-1:]
-        self.gain.fill(self._env)
-        self.mute.fill(self._tmp)
-        self._env *= self._tmp
-        self.fade.fill(self._tmp)
-        self._env *= self._tmp
-        self._mix *= self._env
-        self.spectrum *= np.float32(self._env[-1])
-        peak = float(np.max(np.abs(self._mix)))
-        if peak > 1.0:
+        voices = self.voices
+        if len(voices) == 1 and voices[0].level == voices[0].level_target == 1.0:
+            # The usual case, one voice in full: no mixing buffers.
+            voice = voices[0]
+            mix = voice.step()
+            self._check_errors(voice)
+            self.spectrum[:] = self._display(voice)
+        else:
+            mix = self._mix
+            mix[:] = 0.0
+            self.spectrum[:] = 0.0
+            n = self.hop
+            for voice in list(voices):
+                samples = voice.step()
+                start = voice.level
+                if voice.level != voice.level_target:
+                    delta = voice.level_target - voice.level
+                    voice.level += math.copysign(min(abs(delta), voice.level_step), delta)
+                if start == voice.level == 1.0:
+                    mix += samples
+                    self.spectrum += self._display(voice)
+                else:
+                    lv = np.linspace(start, voice.level, n, endpoint=False) if start != voice.level else start
+                    mix += samples * np.sin(0.5 * np.pi * lv)
+                    self.spectrum += self._display(voice) * np.float32(math.sin(0.5 * math.pi * voice.level))
+                self._check_errors(voice)
+            # A faded-out voice no longer sounds: drop it (its history is not needed any more).
+            self.voices = [v for v in voices if v.level > 0.0 or v.level_target > 0.0] or voices[-1:]
+        ramps = (self.gain, self.mute, self.fade)
+        if all(r.value == r.target for r in ramps):
+            level = self.gain.value * self.mute.value * self.fade.value
+            clipped = _finish(mix, self._env, False, level, self._out)
+        else:
+            self.gain.fill(self._env)
+            self.mute.fill(self._tmp)
+            self._env *= self._tmp
+            self.fade.fill(self._tmp)
+            self._env *= self._tmp
+            level = float(self._env[-1])
+            clipped = _finish(mix, self._env, True, 1.0, self._out)
+        self.level = level
+        self.spectrum *= np.float32(level)
+        if clipped:
             self.stats.clipped += 1
-            np.clip(self._mix, -1.0, 1.0, out=self._mix)
-        self._out[:] = self._mix
         self.stats.hops += 1
         return self._out
