@@ -100,9 +100,7 @@ class InputPipeline:
         elif isinstance(item, ImuSample):
             if self.recorder is not None and (item.quat is not None or item.battery is not None):
                 self.recorder.osc(t, address, args, sender)
-                if self.recorder.full:
-                    self._report_once("recording:full", "input", "error",
-                                      f"sensor recording stopped at {self.recorder.max_bytes} bytes", t)
+                self._recording_trouble(t)
             self._sample(item)
         else:
             self.counters["controls"] += 1
@@ -127,7 +125,17 @@ class InputPipeline:
             self._seq[item.sensor_id] = item.seq
         if self.recorder is not None:
             self.recorder.serial(t, port_id, line)
+            self._recording_trouble(t)
         self._sample(item)
+
+    def _recording_trouble(self, t: float) -> None:
+        assert self.recorder is not None
+        if self.recorder.full:
+            self._report_once("recording:full", "input", "error",
+                              f"sensor recording stopped at {self.recorder.max_bytes} bytes", t)
+        elif self.recorder.error is not None:  # a full disk: the sensors are still used, only not recorded
+            self._report_once("recording:error", "input", "error",
+                              f"sensor recording paused ({self.recorder.error}); the sensors are still used", t)
 
     def internal_error(self, exc: BaseException, t: float) -> None:
         """Count an unexpected failure on one input (a bug, not bad input) and report it once per kind."""

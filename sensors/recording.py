@@ -15,6 +15,7 @@ least once a second, so a crash loses at most the last second.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -40,22 +41,30 @@ def _compact(v: Any) -> Any:
 class SensorRecorder:
     """Appends raw sensor messages to ``path``. Call from one thread (the input loop).
 
-    Stops writing (``full`` becomes True) once the file reaches ``max_bytes``.
+    Stops writing (``full`` becomes True) once the file reaches ``max_bytes``. A write that fails (a full
+    disk) never reaches the caller: the part that did not make it is cut off (the file keeps whole lines
+    only), ``error`` says why, the messages meanwhile are counted in ``lost``, and writing is tried again
+    every ``retry_s``.
     """
 
-    def __init__(self, path: str | Path, flush_s: float = 1.0, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, path: str | Path, flush_s: float = 1.0, max_bytes: int = MAX_BYTES,
+                 retry_s: float = 2.0) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self.full = False
+        self.error: str | None = None
+        self.lost = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("a", encoding="utf-8")
-        self._bytes = self._file.tell()
+        self._file: Any = self.path.open("a", encoding="utf-8")
+        self._bytes = self._good = self._file.tell()
         self._t0 = time.monotonic()
         self._flush_s = flush_s
+        self._retry_s = retry_s
+        self._failed_at = 0.0
         self._last_flush = self._t0
         self.written = 0
-        self._file.write(json.dumps({"aego_sensors": 1, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
-        self._file.flush()
+        self._pending = 0  # lines written since the last flush that reached the disk
+        self._write({"aego_sensors": 1, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}, self._t0, flush=True)
 
     def osc(self, t: float, address: str, args: list[Any], sender: str) -> None:
         clean = [_compact(a) for a in args if isinstance(a, int | float | str)]
@@ -64,27 +73,75 @@ class SensorRecorder:
     def serial(self, t: float, port: str, line: bytes) -> None:
         self._write({"t": round(t - self._t0, 6), "serial": port, "line": line.decode("ascii", "replace")}, t)
 
-    def _write(self, obj: dict, t: float) -> None:
+    def _write(self, obj: dict, t: float, flush: bool = False) -> None:
         if self.full:
             return
+        if self._file is None and not self._reopen():
+            self.lost += 1
+            return
         line = json.dumps(obj, separators=(",", ":")) + "\n"
-        self._file.write(line)
+        try:
+            self._file.write(line)
+        except OSError as exc:
+            self.lost += 1
+            self._fail(exc)
+            return
         self._bytes += len(line)
         self.written += 1
+        self._pending += 1
         if self._bytes >= self.max_bytes:
             self.full = True
             self.flush()
             return
-        if t - self._last_flush >= self._flush_s:
+        if flush or t - self._last_flush >= self._flush_s:
             self.flush()
 
     def flush(self) -> None:
         self._last_flush = time.monotonic()
-        self._file.flush()
+        if self._file is None:
+            return
+        try:
+            self._file.flush()
+        except OSError as exc:
+            self._fail(exc)
+            return
+        self._good = self._bytes
+        self._pending = 0
+
+    def _fail(self, exc: OSError) -> None:
+        """Give up the lines not yet on disk, cut any half line, and try again later."""
+        self.error = exc.strerror or str(exc)
+        self._failed_at = time.monotonic()
+        self.lost += self._pending
+        self.written -= self._pending
+        self._pending = 0
+        file, self._file = self._file, None
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()  # the buffer that could not be written goes with it
+        with contextlib.suppress(OSError), open(self.path, "r+b") as f:
+            f.truncate(self._good)
+        self._bytes = self._good
+
+    def _reopen(self) -> bool:
+        if time.monotonic() - self._failed_at < self._retry_s:
+            return False
+        try:
+            self._file = self.path.open("a", encoding="utf-8")
+            self._bytes = self._good = self._file.tell()
+        except OSError as exc:
+            self._fail(exc)
+            return False
+        self.error = None
+        return True
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        if self._file is not None and not self._file.closed:
+            try:
+                self._file.close()
+            except OSError as exc:
+                self._file = None
+                self._fail(exc)
 
 
 def check_replay_file(path: str | Path) -> Path:
