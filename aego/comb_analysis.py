@@ -28,6 +28,8 @@ PEAK_FLOOR = 1e-3
 """Peaks weaker than this fraction of a frame's strongest one are ignored."""
 DEFAULT_HZ = 220.0
 MIN_SPACING_BINS = 3
+LOWEST_BIN = 2
+FIT_TOLERANCE_BINS = 1.5
 
 
 @dataclass(frozen=True)
@@ -99,11 +101,12 @@ def _rough_spacing(mags: np.ndarray, bin_hz: float) -> np.ndarray:
 
 
 def _fit_spacing(row: np.ndarray, freq: np.ndarray, amp: np.ndarray, base: np.ndarray, guess: np.ndarray,
-                 n: int, rounds: int = 2) -> tuple[np.ndarray, np.ndarray]:
+                 n: int, tol_hz: float, rounds: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares spacing of the comb through ``base`` that the peaks fit, starting from ``guess``.
 
     Each peak takes the nearest comb member, direct (``f = b + k·s``) or folded (``f = -(b + k·s)``);
-    peaks further than a fifth of the spacing from every member are left out.
+    peaks further than ``tol_hz`` (or a fifth of the spacing) from every member are left out. The
+    tolerance must not grow with the spacing, or a comb twice too wide "fits" the peaks it falls between.
 
     Returns:
         ``(spacing (n,), explained (n,))``: the spacing in Hz and the share of the peaks' magnitude it fits.
@@ -120,7 +123,7 @@ def _fit_spacing(row: np.ndarray, freq: np.ndarray, amp: np.ndarray, base: np.nd
         fold = r_fold < r_dir
         k = np.where(fold, k_fold, k_dir)
         y = np.where(fold, -freq, freq) - b
-        fits = np.minimum(r_dir, r_fold) < 0.2 * sp
+        fits = np.minimum(r_dir, r_fold) < np.minimum(0.2 * sp, tol_hz)
         explained = np.bincount(row, weights=amp * fits, minlength=n) / np.maximum(total, 1e-30)
         use = fits & (k != 0)
         num = np.bincount(row, weights=(amp * k * y) * use, minlength=n)
@@ -150,7 +153,8 @@ def analyse(mags: np.ndarray, bin_hz: float, chunk: int = 4096) -> CombFeatures:
         x = mags[start : start + chunk]
         m = len(x)
         r = np.arange(m)
-        k = np.clip(np.argmax(x, axis=1), 1, bins - 2)
+        # Bins 0-1 hold DC and rumble (a sample's offset), never a partial: they would put the comb at 10 Hz.
+        k = LOWEST_BIN + np.argmax(x[:, LOWEST_BIN:-1], axis=1)
         logx = np.log(x + 1e-12)
         off, height = _parabola(logx[r, k - 1], logx[r, k], logx[r, k + 1])
         b = np.maximum((k + off) * bin_hz, bin_hz)
@@ -158,18 +162,19 @@ def analyse(mags: np.ndarray, bin_hz: float, chunk: int = 4096) -> CombFeatures:
         row, freq, amp = peaks(x, bin_hz)
         rough = _rough_spacing(x, bin_hz)
         # The autocorrelation may land on a multiple of the true spacing (a clarinet's missing even
-        # harmonics): of the candidates s, s/2, s/3 keep the widest that explains nearly as much.
-        best_s, best_e = None, None
-        for div in (1, 2, 3):
-            cand = rough / div
-            ok = cand >= MIN_SPACING_BINS * bin_hz
-            s_fit, expl = _fit_spacing(row, freq, amp, b, np.where(ok, cand, rough), m)
-            expl = np.where(ok, expl, -1.0)
-            if best_s is None:
-                best_s, best_e = s_fit, expl
-            else:
-                better = expl > best_e + 0.03
-                best_s, best_e = np.where(better, s_fit, best_s), np.where(better, expl, best_e)
+        # harmonics) or a fraction of it: of the candidates, keep the widest that explains nearly as much
+        # of the peaks' magnitude as the best one.
+        fits = []
+        for factor in (2.0, 1.0, 1 / 2, 1 / 3):
+            cand = rough * factor
+            ok = (cand >= MIN_SPACING_BINS * bin_hz) & (cand <= bins * bin_hz / 2)
+            s_fit, expl = _fit_spacing(row, freq, amp, b, np.where(ok, cand, rough), m, FIT_TOLERANCE_BINS * bin_hz)
+            fits.append((s_fit, np.where(ok, expl, -1.0)))
+        best_e = np.max([e for _, e in fits], axis=0)
+        best_s = np.full(m, np.nan)
+        for s_fit, expl in fits:  # widest first
+            take = np.isnan(best_s) & (expl >= best_e - 0.01)
+            best_s = np.where(take, s_fit, best_s)
         n_peaks = np.bincount(row, minlength=m)
         s = np.where(n_peaks <= 1, b, best_s)
         s = np.clip(np.where(np.isfinite(s) & (s > 0), s, b), MIN_SPACING_BINS * bin_hz, bins * bin_hz)

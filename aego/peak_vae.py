@@ -108,6 +108,8 @@ class PeakVAE(nn.Module):
         self.register_buffer("norm_scale", torch.ones(1))
         self.register_buffer("feat_mean", torch.zeros(FIXED_DIMS))
         self.register_buffer("feat_std", torch.ones(FIXED_DIMS))
+        self.register_buffer("feat_lo", torch.full((FIXED_DIMS,), -1e3))
+        self.register_buffer("feat_hi", torch.full((FIXED_DIMS,), 1e3))
 
     # -- statistics ----------------------------------------------------------------------------------
 
@@ -118,6 +120,8 @@ class PeakVAE(nn.Module):
             self.norm_scale.fill_(float(norm_scale))
             self.feat_mean.copy_(torch.as_tensor(feats.mean(axis=0), dtype=torch.float32))
             self.feat_std.copy_(torch.as_tensor(np.maximum(feats.std(axis=0), 1e-3), dtype=torch.float32))
+            self.feat_lo.copy_(torch.as_tensor(feats.min(axis=0), dtype=torch.float32))
+            self.feat_hi.copy_(torch.as_tensor(feats.max(axis=0), dtype=torch.float32))
 
     def features(self, u: torch.Tensor) -> torch.Tensor:
         """Standardised comb features ``(batch, 3)`` of normalised frames ``u`` (NumPy analysis)."""
@@ -126,8 +130,13 @@ class PeakVAE(nn.Module):
         return self.standardise(raw)
 
     def standardise(self, raw: np.ndarray) -> torch.Tensor:
-        """Raw comb features ``(n, 3)`` (log Hz, log Hz, log magnitude) -> standardised ``(n, 3)`` float32."""
-        return (torch.as_tensor(raw, dtype=torch.float32) - self.feat_mean) / self.feat_std
+        """Raw comb features ``(n, 3)`` (log Hz, log Hz, log magnitude) -> standardised ``(n, 3)`` float32.
+
+        Features are first clipped to the training frames' range: a pitch or level the decoder never saw
+        (a sound with a DC offset, a note below the training range) must not drive it where it was not trained.
+        """
+        raw_t = torch.as_tensor(raw, dtype=torch.float32)
+        return (torch.minimum(torch.maximum(raw_t, self.feat_lo), self.feat_hi) - self.feat_mean) / self.feat_std
 
     # -- encoder -------------------------------------------------------------------------------------
 

@@ -53,6 +53,12 @@ def test_comb_of_an_fm_tone_is_on_its_sidebands() -> None:
     assert np.all(off_comb < 1.0)
 
 
+def test_a_dc_offset_is_not_the_pitch() -> None:
+    tone = additive(AdditiveParams(262.0, 3, 1.0), np.zeros(3)) + 0.3  # a sample with an offset
+    feats = analyse(_middle_frames(tone), BIN_HZ)
+    np.testing.assert_allclose(feats.base, 262.0, rtol=2e-3)
+
+
 def test_silent_and_bad_frames() -> None:
     feats = analyse(np.zeros((3, 1025)), BIN_HZ)
     assert np.all(np.isfinite(feats.stack()))
