@@ -59,6 +59,8 @@ class TrainConfig:
         threads: torch threads (0 = torch's default). One is the default: on a machine shared with
             other work, two OpenMP threads that wait for each other ran 3-5 times slower than one.
         arch: overrides of :class:`aego.vae.VAEConfig` fields (``bins`` and ``latent_dim`` are set here).
+        balance_folders: draw the frames of each DATA folder equally often, whatever its size (so 3 500
+            additive tones weigh as much as 21 250 FM tones).
     """
 
     dims: int = 8
@@ -78,6 +80,7 @@ class TrainConfig:
     preview_iterations: int = 48
     threads: int = 1
     arch: dict[str, Any] = field(default_factory=dict)
+    balance_folders: bool = True
 
     @property
     def beta_value(self) -> float:
@@ -96,6 +99,7 @@ class FrameSet:
         names: one per sound (``root-name/relative path``).
         paths: the file of each sound.
         skipped: files not used, with the reason.
+        folders: the DATA folder (or file) each sound was found under.
     """
 
     mags: np.ndarray
@@ -103,6 +107,7 @@ class FrameSet:
     names: list[str]
     paths: list[Path]
     skipped: list[Any]
+    folders: list[Path] = field(default_factory=list)
 
 
 def pick_frames(n_frames: int, k: int, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -153,6 +158,8 @@ def load_frames(
     names: list[str] = []
     files: list[Path] = []
     by_name = dict(folder.files)
+    root_of = {name: root for (name, _), root in zip(folder.files, folder.roots, strict=True)}
+    roots: list[Path] = []
     rng = np.random.default_rng(seed)
     bar = tqdm(folder, total=len(folder), desc="reading sounds", unit="sound", disable=not progress, leave=False)
     for name, audio in bar:
@@ -161,7 +168,14 @@ def load_frames(
         sound.append(np.full(len(m), len(names), dtype=np.int64))
         names.append(name)
         files.append(by_name[name])
-    return FrameSet(np.concatenate(mags), np.concatenate(sound), names, files, list(folder.skipped))
+        roots.append(root_of[name])
+    return FrameSet(np.concatenate(mags), np.concatenate(sound), names, files, list(folder.skipped), roots)
+
+
+def folder_weights(folder_of: np.ndarray) -> np.ndarray:
+    """Drawing weights ``(n,)`` that give every folder the same total, from each frame's folder ``(n,)``."""
+    _, index, sizes = np.unique(folder_of, return_inverse=True, return_counts=True)
+    return 1.0 / sizes[index]
 
 
 def split_by_sound(n_sounds: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -290,6 +304,9 @@ def train(
 
     beta = config.beta_value
     n_train = len(u_train)
+    folder_of = np.array([str(f) for f in frames.folders])[frames.sound[is_train]]
+    balance = config.balance_folders and len(set(folder_of)) > 1
+    draw_weights = torch.from_numpy(folder_weights(folder_of))
     steps = max(1, math.ceil(n_train / config.batch_size))
 
     def losses(u: torch.Tensor, feats: torch.Tensor, warm: float, sample: bool) -> dict[str, torch.Tensor]:
@@ -320,7 +337,7 @@ def train(
             group["lr"] = lr
         warm = min(1.0, (epoch + 1) / max(1, config.warmup_epochs))
         model.train()
-        order = torch.randperm(n_train)
+        order = torch.multinomial(draw_weights, n_train, replacement=True) if balance else torch.randperm(n_train)
         sums = {"loss": 0.0, "rec": 0.0, "sc": 0.0, "reg": 0.0}
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{config.epochs}", unit="step", disable=not progress,
                    leave=False)

@@ -14,7 +14,16 @@ import soundfile as sf
 from aego.errors import UsageError
 from aego.space import SoundSpace
 from aego.toy_sounds import AdditiveParams, additive
-from aego.training import TrainConfig, frame_magnitudes, pick_frames, split_by_sound, train, workdir_for
+from aego.training import (
+    TrainConfig,
+    folder_weights,
+    frame_magnitudes,
+    load_frames,
+    pick_frames,
+    split_by_sound,
+    train,
+    workdir_for,
+)
 from aego.transform import Transform
 
 TINY = {"enc_channels": (4,), "enc_hidden": 32, "dec_hidden": (64,), "dec_stages": ()}
@@ -128,3 +137,14 @@ def test_mmd_regularisation_trains_too(sounds: Path, tmp_path: Path) -> None:
     history = json.loads((workdir_for(out) / "history.json").read_text())
     assert history[-1]["train_rec"] < 0.8 * history[0]["train_rec"]
     assert space.info["training"]["regularization"] == "mmd" and space.info["training"]["beta"] == 100.0
+
+
+def test_every_folder_weighs_the_same_whatever_its_size(tmp_path: Path) -> None:
+    _write_sounds(tmp_path / "few", 2, seed=5)
+    _write_sounds(tmp_path / "many", 6, seed=6)
+    frames = load_frames([tmp_path / "few", tmp_path / "many"], Transform(), 3, progress=False)
+    folder_of = np.array([str(f) for f in frames.folders])[frames.sound]
+    assert sorted(set(folder_of)) == [str(tmp_path / "few"), str(tmp_path / "many")]
+    w = folder_weights(folder_of)
+    assert w[folder_of == str(tmp_path / "few")].sum() == pytest.approx(w[folder_of == str(tmp_path / "many")].sum())
+    assert (folder_of == str(tmp_path / "few")).sum() == 6 and (folder_of == str(tmp_path / "many")).sum() == 18
