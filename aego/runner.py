@@ -166,6 +166,7 @@ class Runner:
         self._frame_keys: list[Any] = []
         self.operator_gain = 1.0
         self._visuals_stats: dict = {}
+        self._nonfinite: set[str] = set()  # reward sources that sent NaN or inf (logged once each)
 
     # -- preparation: nothing sounds until all of this has passed ----------------------------------
     def prepare(self) -> None:
@@ -599,9 +600,15 @@ class Runner:
 
     # -- inputs -------------------------------------------------------------------------------------
     def _reward(self, value: float, source: str, continuous: bool, now: float) -> None:
-        v = max(-1.0, min(1.0, float(value)))
+        v = float(value)
         if not np.isfinite(v):
+            # checked before clipping: min(1.0, nan) is 1.0, which would turn a broken value into praise
+            if source not in self._nonfinite:
+                self._nonfinite.add(source)
+                self.session.log("error", source=source, message=f"a reward that is not a number ({v}) "  # type: ignore
+                                 "was dropped (said once per source)")
             return
+        v = max(-1.0, min(1.0, v))
         used = self.explorer.stream(v, now) if continuous else self.explorer.feedback(v, now, source)
         if not used:
             return

@@ -64,7 +64,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(_plain(data), f, indent=1)
+            json.dump(_plain(data), f, indent=1, default=str)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
@@ -251,7 +251,8 @@ class Session:
             lines: list[bytes] = []
             for kind, payload in items:
                 if kind == "event":
-                    lines.append(json.dumps(payload, separators=(",", ":")).encode() + b"\n")
+                    # default=str: a field of an unexpected type must not cost the log (or this thread)
+                    lines.append(json.dumps(payload, separators=(",", ":"), default=str).encode() + b"\n")
                 elif kind == "json":
                     name, data = payload
                     with self._cond:
@@ -379,8 +380,10 @@ class Session:
             for name, data in pending.items():
                 try:
                     write_json_atomic(self.folder / name, data)
-                except (OSError, ValueError) as exc:
+                except OSError as exc:
                     failed[name] = data
+                    self._failed("json", exc)
+                except (ValueError, TypeError, RecursionError) as exc:  # not the disk: trying again will not help
                     self._failed("json", exc)
                 else:
                     self._recovered("json")
