@@ -41,7 +41,7 @@ from aego.session import Session
 MODES = ("play", "perform", "rehearse", "install")
 AGENT_FILE = "agent.safetensors"
 FADE_S = 1.5
-STATE_EVERY_S = 1.0
+STATE_EVERY_S = 0.5  # the resume point is never more than half a second old (written by the session thread)
 SUMMARY_EVERY_S = 5.0
 AGENT_EVERY_S = 10.0
 #: installations rotate their event log past this size and keep this many parts (about 1 GB at most)
@@ -167,6 +167,7 @@ class Runner:
         self.operator_gain = 1.0
         self._visuals_stats: dict = {}
         self._nonfinite: set[str] = set()  # reward sources that sent NaN or inf (logged once each)
+        self._engine_said: set[str] = set()  # engine errors already said to the operator
 
     # -- preparation: nothing sounds until all of this has passed ----------------------------------
     def prepare(self) -> None:
@@ -826,6 +827,15 @@ class Runner:
         kind = str(event.get("type", "error"))
         fields.setdefault("source", source)
         self.session.log(kind, **fields)  # type: ignore[union-attr]
+        what = str(fields.get("what", kind))
+        if source == "engine" and (kind == "audio" or (kind == "error" and what not in self._engine_said)):
+            # the operator must know the sound card went away (or came back), not only the log; an engine
+            # error is said once per kind (a refused target could come every period)
+            self._engine_said.add(what)
+            detail = f" ({fields['detail']})" if fields.get("detail") else ""
+            extra = {"device lost": "; the piece goes on and the output is tried again every second",
+                     "device back": f" after {fields.get('after_s', '?')} s"}.get(what, "")
+            self.say(f"audio: {what}{detail}{extra}")
 
     def _overlay(self, now: float) -> Any:
         vm = self._visuals_mod
