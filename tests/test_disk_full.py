@@ -265,3 +265,43 @@ def test_a_performance_whose_session_disk_fills_up(tmp_path: Path) -> None:
     values = _rewards(events)
     assert values[:10] == [round(0.01 * (k + 1), 4) for k in range(10)]
     assert [v for v in values if v >= 0.5] == [round(0.5 + 0.01 * k, 4) for k in range(10)]
+
+
+@pytest.mark.timeout(180)
+def test_the_sound_goes_on_when_its_wav_file_fills_the_disk(tmp_path: Path) -> None:
+    """``aego play`` without an audio device writes ``audio.wav`` into the session folder: when that disk
+    fills, the file stops (one error event, what was written stays readable) and the synthesis goes on."""
+    import numpy as np
+    import soundfile as sf
+
+    from aego.engine import Engine, EngineConfig
+    from aego.space import SoundSpace
+
+    space = tmp_path / "toys.space"
+    SoundSpace.untrained(seed=0).save(space)
+    with small_disk(tmp_path / "disk", "256k") as disk:
+        wav = disk / "audio.wav"
+        engine = Engine(EngineConfig(audio=f"file:{wav}", sample_rate=48000, realtime=False), space=str(space))
+        engine.start()
+        events: list[dict] = []
+        try:
+            rng = np.random.default_rng(0)
+            deadline = time.monotonic() + 60
+            while not any(e.get("what") == "audio file" for e in events) and time.monotonic() < deadline:
+                engine.set_target(rng.standard_normal(8) * 0.5)
+                events += engine.events()
+                time.sleep(0.05)
+            blocks = engine.stats()["blocks"]
+            for _ in range(20):  # another second
+                engine.set_target(rng.standard_normal(8) * 0.5)
+                time.sleep(0.05)
+            events += engine.events()
+            stats = engine.stats()
+            spectra = engine.spectra()
+        finally:
+            engine.stop()
+        audio, rate = sf.read(wav)
+    errors = [e for e in events if e.get("what") == "audio file"]
+    assert len(errors) == 1 and str(wav) in errors[0]["detail"], errors  # (libsndfile says only "System error.")
+    assert stats["blocks"] > blocks and stats["errors"] == 0 and len(spectra) and spectra.max() > 0
+    assert rate == 48000 and len(audio) > 48000 and audio.std() > 1e-4  # what was written is whole and heard
