@@ -14,8 +14,11 @@ Figures:
 - ``malformed_counted``: ``summary.json``'s ``osc.malformed``, against ``malformed_sent`` and what the
   same decoder says of the same datagrams in this process (``malformed_expected``);
 - the run goes on: ``alive_after_flood`` (still running when the stop was sent), ``exit_code``,
-  ``ended_by``, ``errors``, ``input_restarts``, ``actions_during_flood``, ``pacer_late_ms_p99``,
-  ``underflows`` (``underflows_from_flood``: those since the summary refreshed just before the flood),
+  ``ended_by``, ``errors``, ``input_restarts``, ``actions_during_flood`` (with ``action_period_ms``, the
+  section's period, and ``action_gap_ms_max``, the longest time between two actions during the flood),
+  ``pacer_late_ms_p99`` (the whole run),
+  ``underflows`` (the whole run, start and fade included; ``underflows_from_flood``: between the summary
+  refreshes just before and just after the flood),
   ``stderr_lines`` (the run's notices: each kind of bad input is said once).
 
 The same functions drive ``tests/test_load.py`` (fewer messages, counts only).
@@ -221,7 +224,7 @@ def flood_run(cmd: list[str], folder: Path, port: int, *, valid: int = VALID, ma
                     seen, last_change = now_seen, time.monotonic()
                 time.sleep(0.25)
             alive = proc.poll() is None
-            time.sleep(0.5)  # the input counters reach the main process every 0.2 s
+            after = fresh_summary(folder, proc)  # the next refresh: the figures just after the flood
             send(address, build("/aego/stop", []))
             try:
                 proc.wait(120)
@@ -243,8 +246,11 @@ def flood_run(cmd: list[str], folder: Path, port: int, *, valid: int = VALID, ma
     times = sent["times"]
     valid_times = [t for (kind, _i, _d), t in zip(order, times, strict=True) if kind == "valid"]
     flood_t = [e["t"] for e in events if e.get("type") == "reward" and e.get("source") == "osc"]
-    actions_during = sum(1 for e in events if e.get("type") == "action" and flood_t
-                         and flood_t[0] <= e["t"] <= flood_t[-1])
+    during = [e["t"] for e in events if e.get("type") == "action" and flood_t and flood_t[0] <= e["t"] <= flood_t[-1]]
+    actions_during = len(during)
+    # the explorer's pace during the flood: the longest gap between two actions, against its period
+    gaps = [b - a for a, b in itertools.pairwise(during)]
+    period = next((e.get("period") for e in events if e.get("type") == "section"), None)
     audio = summary.get("audio", {})
     underflows = int(audio.get("underflows") or 0)
     stderr_lines = [x for x in stderr_path.read_text(errors="replace").splitlines() if x.startswith("aego ")]
@@ -268,10 +274,13 @@ def flood_run(cmd: list[str], folder: Path, port: int, *, valid: int = VALID, ma
         "errors": int(summary.get("errors", 0)),
         "input_restarts": int(osc.get("restarts", 0)),
         "actions_during_flood": actions_during,
+        "action_period_ms": round(1000 * period, 1) if isinstance(period, int | float) else None,
+        "action_gap_ms_max": round(1000 * max(gaps), 1) if gaps else None,
         "flood_log_seconds": round(flood_t[-1] - flood_t[0], 3) if len(flood_t) > 1 else 0.0,
         "pacer_late_ms_p99": summary.get("pacer", {}).get("late_ms_p99"),
         "underflows": underflows,
-        "underflows_from_flood": underflows - int((before.get("audio") or {}).get("underflows") or 0),
+        "underflows_from_flood": int((after.get("audio") or {}).get("underflows") or 0)
+        - int((before.get("audio") or {}).get("underflows") or 0),
         "stderr_lines": len(stderr_lines),
         "agent_feedback": summary.get("agent", {}).get("feedback"),
         "stderr": str(stderr_path),
