@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use K frames of each sound, drawn at random (default: all)")
     parser.add_argument("--batch-size", type=a.positive_int, default=None, metavar="N", help="frames per step")
     parser.add_argument("--lr", type=a.positive_float, default=None, help="initial learning rate")
+    parser.add_argument("--sc-weight", type=float, default=None, metavar="W",
+                        help="weight of the spectral-convergence term against the log-spectrum error (default 100)")
     parser.add_argument("--max-minutes", type=a.positive_float, default=None, metavar="M",
                         help="stop when M minutes have passed (reading the sounds included)")
     parser.add_argument("--decoder", choices=("peaks", "mlp"), default="peaks",
@@ -44,12 +46,17 @@ def run(args: argparse.Namespace) -> int:
 
     from aego.training import TrainConfig, train
 
+    if args.sc_weight is not None and not 0 <= args.sc_weight < 1e6:
+        from aego.errors import UsageError
+
+        raise UsageError("--sc-weight must be a number from 0 to 1e6")
     if args.frames_per_sound < 0:
         from aego.errors import UsageError
 
         raise UsageError("--frames-per-sound must be 0 (all frames) or a positive number")
     overrides = {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "max_minutes": args.max_minutes,
+        "sc_weight": args.sc_weight,
     }
     arch: dict[str, object] = {"decoder": args.decoder}
     if args.decoder == "peaks":
