@@ -45,8 +45,13 @@ STATE_NAMES = {IDLE: "idle", OPENING: "opening", RUNNING: "running", LOST: "lost
 
 SLOT_NAMES = (
     "state", "go", "sample_rate", "blocksize", "blocks", "frames", "xruns", "starved", "starved_samples",
-    "callback_errors", "last_callback", "callback_tid", "pid", "channels",
+    "callback_errors", "last_callback", "callback_tid", "pid", "channels", "cb_seq", "cb_read", "cb_time",
+    "dac_delay",
 )
+# cb_seq, cb_read, cb_time: a consistent record of the last block taken from the ring (its first sample's
+# position in the stream and the time it was taken), odd cb_seq while it is being written (a seqlock, read
+# with :func:`last_block`); dac_delay: seconds from a callback to its first sample at the converter, as the
+# device reports it (0 for clock outputs).
 
 
 class DeviceUnavailableError(Exception):
@@ -105,6 +110,17 @@ for _i, _n in enumerate(SLOT_NAMES):
     setattr(Slots, _n.upper(), _i)
 
 
+def last_block(values: np.ndarray) -> tuple[float, float] | None:
+    """``(stream position of its first sample, monotonic time)`` of the last block an output took from the
+    ring, read consistently from device slot ``values``; ``None`` if no block yet (or it kept changing)."""
+    for _ in range(4):
+        seq = values[Slots.CB_SEQ]
+        read, taken = values[Slots.CB_READ], values[Slots.CB_TIME]
+        if seq == values[Slots.CB_SEQ] and seq % 2.0 == 0.0:
+            return (float(read), float(taken)) if seq > 0.0 else None
+    return None
+
+
 @dataclass(frozen=True)
 class OutputSpec:
     """What ``--audio`` asked for: ``kind`` is ``default``, ``jack``, ``null`` or ``file``; ``path`` for ``file``."""
@@ -152,10 +168,6 @@ def device_main(kind: str, ring_spec: RingSpec, slots_name: str, sample_rate: in
     os.environ.setdefault("JACK_NO_START_SERVER", "1")  # never let libjack start a server of its own
     slots = Slots(SLOT_NAMES, slots_name)
     v = slots.values
-    if realtime:
-        # This thread holds the GIL now and then: at normal priority it could be preempted while holding
-        # it, and the callback would wait behind every busy process on the machine.
-        set_realtime(0, 60)
     v[Slots.PID] = os.getpid()
     v[Slots.STATE] = OPENING
     ring = Ring.attach(ring_spec)
@@ -177,17 +189,26 @@ def device_main(kind: str, ring_spec: RingSpec, slots_name: str, sample_rate: in
 
     def callback(outdata, frames, _time, status):  # the real-time callback: copy, count, never raise
         try:
+            now = time.monotonic()
             go = v[Slots.GO] != 0.0
             if go and status.output_underflow:  # only while we feed it (not the silence before GO)
                 v[Slots.XRUNS] += 1
             n = read_audio(data, counters, outdata, go)
+            if go:
+                v[Slots.CB_SEQ] += 1.0  # odd: being written
+                v[Slots.CB_READ] = counters[1] - n
+                v[Slots.CB_TIME] = now
+                v[Slots.CB_SEQ] += 1.0
             v[Slots.BLOCKSIZE] = frames
             if go and n < frames:
                 v[Slots.STARVED] += 1
                 v[Slots.STARVED_SAMPLES] += frames - n
             v[Slots.BLOCKS] += 1
             v[Slots.FRAMES] += frames
-            v[Slots.LAST_CALLBACK] = time.monotonic()
+            v[Slots.LAST_CALLBACK] = now
+            delay = _time.outputBufferDacTime - _time.currentTime
+            if delay > 0.0:
+                v[Slots.DAC_DELAY] = delay
             if v[Slots.CALLBACK_TID] == 0.0:
                 v[Slots.CALLBACK_TID] = threading.get_native_id()
         except BaseException:
@@ -209,6 +230,11 @@ def device_main(kind: str, ring_spec: RingSpec, slots_name: str, sample_rate: in
     v[Slots.SAMPLE_RATE] = stream.samplerate
     v[Slots.CHANNELS] = channels
     v[Slots.STATE] = RUNNING
+    if realtime:
+        # This thread holds the GIL now and then: at normal priority it could be preempted while holding
+        # it, and the callback would wait behind every busy process on the machine. Raised only now, so
+        # that opening the device (PortAudio's set-up is long) never runs at real-time priority.
+        set_realtime(0, 60)
     raised = False
     while True:
         time.sleep(0.05)
@@ -216,10 +242,25 @@ def device_main(kind: str, ring_spec: RingSpec, slots_name: str, sample_rate: in
             os._exit(0)
         if realtime and not raised and v[Slots.CALLBACK_TID] != 0.0:
             raised = True
-            set_realtime(int(v[Slots.CALLBACK_TID]), 70)
+            raise_realtime(int(v[Slots.CALLBACK_TID]), CALLBACK_PRIORITY)
         if not stream.active:
             v[Slots.STATE] = LOST
             os._exit(0)  # no close: it can block for minutes after a JACK server died
+
+
+CALLBACK_PRIORITY = 70  # SCHED_FIFO priority of the device callback (the engine's synthesis thread has 60)
+
+
+def raise_realtime(tid: int, priority: int) -> bool:
+    """Give thread ``tid`` SCHED_FIFO ``priority`` unless it already runs real-time at least that high (a
+    real-time JACK server starts its clients' process threads at its own priority minus 5)."""
+    try:
+        if os.sched_getscheduler(tid) in (os.SCHED_FIFO, os.SCHED_RR) and \
+                os.sched_getparam(tid).sched_priority >= priority:
+            return True
+    except OSError:
+        return False
+    return set_realtime(tid, priority)
 
 
 def set_realtime(tid: int, priority: int) -> bool:
@@ -291,10 +332,13 @@ class ClockOutput:
         sample_rate: Hz.
         block: samples per block.
         path: WAV file to write (``None``: discard).
+        realtime: run the clock thread with SCHED_FIFO (when permitted), like a device's callback.
     """
 
-    def __init__(self, ring: Ring, slots: Slots, sample_rate: int, block: int = 512, path: str | None = None):
+    def __init__(self, ring: Ring, slots: Slots, sample_rate: int, block: int = 512, path: str | None = None,
+                 realtime: bool = False):
         self.ring = ring
+        self.realtime = realtime
         self.slots = slots
         self.sample_rate = sample_rate
         self.block = block
@@ -315,9 +359,12 @@ class ClockOutput:
         self._thread.start()
 
     def _run(self) -> None:
+        if self.realtime:
+            set_realtime(0, CALLBACK_PRIORITY)
         out = np.zeros((self.block, 1), np.float32)
         period = self.block / self.sample_rate
         v = self.slots.values
+        counters = self.ring.counters
         deadline = time.monotonic()
         last_flush = deadline
         while not self._stop.is_set():
@@ -327,13 +374,18 @@ class ClockOutput:
                 time.sleep(delay)
             elif delay < -0.5:  # suspended (or a debugger): do not burst to catch up
                 deadline = time.monotonic()
-            n = read_audio(self.ring.data, self.ring.counters, out, True)
+            now = time.monotonic()
+            n = read_audio(self.ring.data, counters, out, True)
+            v[Slots.CB_SEQ] += 1.0
+            v[Slots.CB_READ] = counters[1] - n
+            v[Slots.CB_TIME] = now
+            v[Slots.CB_SEQ] += 1.0
             if n < self.block:
                 v[Slots.STARVED] += 1
                 v[Slots.STARVED_SAMPLES] += self.block - n
             v[Slots.BLOCKS] += 1
             v[Slots.FRAMES] += self.block
-            v[Slots.LAST_CALLBACK] = time.monotonic()
+            v[Slots.LAST_CALLBACK] = now
             if self._file is not None:
                 try:
                     self._file.write(out[:, 0])

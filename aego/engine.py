@@ -49,6 +49,7 @@ from aego.audio_out import (
     DeviceUnavailableError,
     OutputSpec,
     Slots,
+    last_block,
     set_realtime,
 )
 from aego.ring import Ring, RingSpec
@@ -61,8 +62,10 @@ ENGINE_SLOTS = (
     "state", "sample_rate", "hop", "n_fft", "hops", "frame_ms_p50", "frame_ms_p99", "load", "ring_level",
     "fill_target", "latency_ms_p50", "latency_ms_max", "refused", "clamped", "decode_errors", "clipped",
     "spectra_dropped", "realtime", "device_lost", "device_back", "heartbeat", "spectrum_bins", "spectrum_hop_s",
-    "latent_dim",
+    "latent_dim", "latency_count", "latency_estimated", "latency_dac_ms_p50", "latency_dac_ms_max", "synth_tid",
+    "frame_ms_max", "gap_ms_max", "stalls",
 )
+MARKS = 256  # latency marks in flight at most (targets whose first sample has not been played yet)
 # engine states
 STARTING, READY, FAILED, STOPPED = 1, 2, 3, 4
 
@@ -80,7 +83,8 @@ class EngineConfig:
         lookahead: RTPGHI with one frame of look-ahead.
         glide_s: glide time constant, seconds.
         gain: initial output gain.
-        buffer_blocks: device blocks kept queued ahead of the callback (latency vs. safety).
+        buffer_blocks: device blocks kept queued ahead of the callback after each refill (latency vs. safety,
+            see docs/engine.md, "Control-to-sound latency").
         block: block size of the clock outputs (``null``/``file:``), samples.
         realtime: ask for SCHED_FIFO for the callback and the synthesis thread.
         start_timeout: seconds to wait for the engine (and the device) at start.
@@ -89,7 +93,7 @@ class EngineConfig:
 
     audio: str = "default"
     sample_rate: int = 48000
-    redundancy: int = 16
+    redundancy: int = 32
     lookahead: bool = True
     glide_s: float = 0.03
     gain: float = 0.8
@@ -301,8 +305,12 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         """Figures: ``backend, sample_rate, blocks, frames, underflows`` (xruns + starved blocks), ``xruns``,
-        ``starved``, ``errors``, ``load`` (fraction of one core spent synthesising), ``frame_ms_p50/p99``,
-        ``latency_ms_p50/max`` (control to first sample), ``device`` (state) ..."""
+        ``starved``, ``errors``, ``load`` (fraction of one core spent synthesising), ``frame_ms_p50/p99/max``,
+        ``latency_ms_p50/max`` (control to sound: from ``set_target`` to the first sample that carries it
+        leaving a device with one block of output buffer, over the whole run for the max),
+        ``latency_dac_ms_p50/max`` (the same with the output delay the device itself reports,
+        ``device_delay_ms``), ``gap_ms_max`` (longest the synthesis loop was away), ``stalls`` (times it was away
+        longer than a block), ``device`` (state) ..."""
         if self._slots is None or self._device is None:
             return dict(getattr(self, "_final_stats", {}))
         e = self._slots.as_dict()
@@ -331,6 +339,16 @@ class Engine:
             "frame_ms_p99": round(e["frame_ms_p99"], 4),
             "latency_ms_p50": round(e["latency_ms_p50"], 3),
             "latency_ms_max": round(e["latency_ms_max"], 3),
+            "latency_dac_ms_p50": round(e["latency_dac_ms_p50"], 3),
+            "latency_dac_ms_max": round(e["latency_dac_ms_max"], 3),
+            "latency_count": int(e["latency_count"]),
+            "latency_estimated": int(e["latency_estimated"]),
+            "device_delay_ms": round(d["dac_delay"] * 1e3, 3),
+            "frame_ms_max": round(e["frame_ms_max"], 4),
+            "gap_ms_max": round(e["gap_ms_max"], 3),
+            "stalls": int(e["stalls"]),
+            "synth_tid": int(e["synth_tid"]),
+            "callback_tid": int(d["callback_tid"]) if self.output.is_device else 0,
             "ring_level": int(e["ring_level"]),
             "device": STATE_NAMES.get(int(d["state"]), "?") if self.output.is_device else "clock",
             "device_lost": int(e["device_lost"]),
@@ -368,8 +386,16 @@ class _EngineProcess:
         self.clock: ClockOutput | None = None
         self.dev: DeviceProcess | None = None
         self.frame_times = np.zeros(2048)
-        self.latencies = np.zeros(256)
+        self.latencies = np.zeros((4096, 2))  # recent latencies, seconds: nominal, device-reported
         self.n_lat = 0
+        self.latency_max = np.zeros(2)
+        self.latency_estimated = 0
+        # Targets waiting to be heard: stream position of the first sample that carries each, and the time
+        # set_target was called (monotonic, the same clock in every process).
+        self.mark_pos = np.zeros(MARKS, dtype=np.int64)
+        self.mark_time = np.zeros(MARKS)
+        self.marks_in = 0
+        self.marks_out = 0
         self.spectrum_every = 1
         self.sample_rate = config.sample_rate
 
@@ -388,7 +414,7 @@ class _EngineProcess:
         if not self.output.is_device:
             path = self.output.path if self.output.kind == "file" else None
             try:
-                self.clock = ClockOutput(self.audio, self.device, cfg.sample_rate, cfg.block, path)
+                self.clock = ClockOutput(self.audio, self.device, cfg.sample_rate, cfg.block, path, cfg.realtime)
             except Exception as exc:
                 raise DeviceUnavailableError(f"cannot write the audio file '{path}': {exc}") from None
             self.device["blocksize"] = cfg.block
@@ -435,15 +461,15 @@ class _EngineProcess:
         values = rec["values"][: min(n, 64)]
         synth = self.synth
         if kind == TARGET:
-            level = self.audio.available()
             if n > 64:
                 values = np.full(n, np.nan)  # too long: the synth refuses it with a clear message
-            if synth.set_target(values):
+            if synth.set_target(values) and self.marks_in - self.marks_out < MARKS:
+                # The next hop decodes the new position; with look-ahead its frame is output one hop later.
                 lead = synth.hop if self.config.lookahead else 0
-                queued = level + lead + (int(self.device["blocksize"]) or self.config.block)
-                latency = (time.monotonic() - float(rec["time"])) + queued / self.sample_rate
-                self.latencies[self.n_lat % len(self.latencies)] = latency
-                self.n_lat += 1
+                i = self.marks_in % MARKS
+                self.mark_pos[i] = int(self.audio.counters[0]) + lead
+                self.mark_time[i] = float(rec["time"])
+                self.marks_in += 1
         elif kind == SPACE:
             latent = values[1:] if n > 1 else None
             self.to_load.put((rec["text"].decode("utf-8", "replace"), float(values[0]) if n else 2.0, latent))
@@ -459,6 +485,44 @@ class _EngineProcess:
             synth.fade_in(float(values[0]) if n and math.isfinite(values[0]) else 1.0)
         elif kind == STOP:
             self.stop_event.set()
+
+    def resolve_marks(self) -> None:
+        """Turn the marks whose sample an output has taken into latencies.
+
+        The output publishes the position and time of each block it takes (:func:`aego.audio_out.last_block`);
+        a sample ``i`` samples into a block taken at ``t`` leaves a device with one block of output buffer at
+        ``t + block / rate + i / rate`` (the nominal figure), or at ``t + dac_delay + i / rate`` by the
+        device's own account. A mark already older than the last block (this loop was away for more than a
+        block) is placed on the regular block clock and counted as estimated.
+        """
+        if self.marks_in == self.marks_out:
+            return
+        last = last_block(self.device.values)
+        if last is None:
+            return
+        first, taken = last
+        rate = float(self.sample_rate)
+        block = float(self.device["blocksize"]) or float(self.config.block)
+        dac = self.device["dac_delay"]
+        while self.marks_out < self.marks_in:
+            i = self.marks_out % MARKS
+            pos = float(self.mark_pos[i])
+            if pos >= first + block:
+                break  # not taken yet
+            if pos >= first:
+                t_out = taken + (pos - first) / rate
+            else:
+                back = math.ceil((first - pos) / block)
+                t_out = taken - back * block / rate + (pos - (first - back * block)) / rate
+                self.latency_estimated += 1
+            nominal = t_out + block / rate - self.mark_time[i]
+            reported = t_out + (dac if dac > 0.0 else block / rate) - self.mark_time[i]
+            row = self.latencies[self.n_lat % len(self.latencies)]
+            row[0], row[1] = nominal, reported
+            self.latency_max[0] = max(self.latency_max[0], nominal)
+            self.latency_max[1] = max(self.latency_max[1], reported)
+            self.n_lat += 1
+            self.marks_out += 1
 
     def loader(self) -> None:
         """Load spaces asked for by SPACE commands, off the synthesis thread."""
@@ -482,17 +546,42 @@ class _EngineProcess:
             self.event({"type": "info", "what": "space loaded", "space": name})
 
     def synth_loop(self) -> None:
-        """Keep the audio ring ``fill_target`` samples ahead of the consumer, one hop at a time."""
-        from aego.pghi import RTPGHI  # noqa: F401  (compiled already; kept for clarity of dependencies)
+        """Keep the audio ring at least ``fill_target`` samples ahead of the consumer, one hop at a time.
 
+        Wake-up policy: with the ring full, sleep until just after the output's next block is due (known from
+        the last block it took), so the refill follows each block within a fraction of a millisecond; never
+        more than 2 ms at a time, so controls and stop requests are seen.
+        """
         if self.config.realtime and set_realtime(0, 60):
             self.stats["realtime"] = 1.0
+        self.stats["synth_tid"] = threading.get_native_id()
         busy = 0.0
         window_start = time.perf_counter()
         hops = 0
         analysis_hop_s = None
         next_spectrum = 0.0
+        device = self.device.values
+        last_pass = time.perf_counter()
+        frame_max = gap_max = 0.0
+        slept = dt = 0.0  # what the previous pass did: seconds asked to sleep, seconds of synthesis
+        last_stall_event = 0.0
+        loop_start = last_pass
         while not self.stop_event.is_set():
+            now = time.perf_counter()
+            gap = now - last_pass
+            last_pass = now
+            if gap > gap_max:
+                gap_max = gap
+                self.stats["gap_ms_max"] = gap * 1e3
+            block = float(device[Slots.BLOCKSIZE]) or float(self.config.block)
+            if gap > block / self.sample_rate:
+                self.stats.add("stalls")
+                if now - last_stall_event > 1.0:
+                    last_stall_event = now
+                    self.event({"type": "info", "what": "synthesis stalled", "gap_ms": round(gap * 1e3, 2),
+                                "slept_ms": round(slept * 1e3, 2), "hop_ms": round(dt * 1e3, 2),
+                                "after_s": round(now - loop_start, 2)})
+            slept = dt = 0.0
             # Controls first, in order, then at most one space change per hop.
             while self.cmd.available():
                 rec = self.cmd.read(1)[0]
@@ -500,19 +589,27 @@ class _EngineProcess:
             with contextlib.suppress(queue.Empty):
                 space, crossfade, latent = self.loaded.get_nowait()
                 self.synth.set_space(space, crossfade, latent)
+            self.resolve_marks()
             synth = self.synth
             level = self.audio.available()
             target = self.fill_target()
             self.stats["ring_level"] = level
             if level >= target:
-                wait = (level - target + 1) / self.sample_rate
-                time.sleep(min(max(wait, 0.0003), 0.002))
+                last = last_block(device)
+                wait = 0.0005
+                if last is not None:
+                    wait = last[1] + block / self.sample_rate - time.monotonic() + 0.0002
+                slept = min(max(wait, 0.00025), 0.002)
+                time.sleep(slept)
                 continue
             t0 = time.perf_counter()
             out = synth.next_hop()
             dt = time.perf_counter() - t0
             self.audio.write(out)
             busy += dt
+            if dt > frame_max:
+                frame_max = dt
+                self.stats["frame_ms_max"] = dt * 1e3
             self.frame_times[hops % len(self.frame_times)] = dt
             hops += 1
             # one spectrum frame per analysis hop of the display transform
@@ -534,8 +631,13 @@ class _EngineProcess:
                 self.stats["frame_ms_p99"] = p99 * 1e3
                 if self.n_lat:
                     lat = self.latencies[: min(self.n_lat, len(self.latencies))]
-                    self.stats["latency_ms_p50"] = float(np.median(lat)) * 1e3
-                    self.stats["latency_ms_max"] = float(lat.max()) * 1e3
+                    p50s = np.median(lat, axis=0)
+                    self.stats["latency_ms_p50"] = float(p50s[0]) * 1e3
+                    self.stats["latency_dac_ms_p50"] = float(p50s[1]) * 1e3
+                    self.stats["latency_ms_max"] = float(self.latency_max[0]) * 1e3
+                    self.stats["latency_dac_ms_max"] = float(self.latency_max[1]) * 1e3
+                    self.stats["latency_count"] = self.n_lat
+                    self.stats["latency_estimated"] = self.latency_estimated
             st = synth.stats
             self.stats["hops"] = hops
             self.stats["refused"] = st.refused
@@ -573,7 +675,8 @@ class _EngineProcess:
                     self.event({"type": "audio", "what": "device lost", "backend": self.output.kind,
                                 "detail": "the stream stopped" if state != RUNNING else "no callback for 1 s"})
                     self.dev.stop()
-                    self.clock = ClockOutput(self.audio, self.device, self.sample_rate, 256)
+                    self.clock = ClockOutput(self.audio, self.device, self.sample_rate, 256,
+                                             realtime=self.config.realtime)
                     self.clock.start()
                     next_try = time.monotonic() + 1.0
                     probing = False

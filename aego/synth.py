@@ -43,7 +43,7 @@ class SynthConfig:
 
     Attributes:
         sample_rate: output rate, Hz (the device's).
-        redundancy: ``n_fft / hop`` of the synthesis (16: hop ≈ 5.9 ms at 48 kHz).
+        redundancy: ``n_fft / hop`` of the synthesis (32: hop 3 ms at 48 kHz; see docs/engine.md for why).
         lookahead: RTPGHI with one frame of look-ahead (one hop later, better phase).
         glide_s: time constant of the glide towards a new latent target, seconds.
         ramp_s: time of gain and mute ramps, seconds (so they never click).
@@ -53,7 +53,7 @@ class SynthConfig:
     """
 
     sample_rate: int = 48000
-    redundancy: int = 16
+    redundancy: int = 32
     lookahead: bool = True
     glide_s: float = 0.03
     ramp_s: float = 0.02

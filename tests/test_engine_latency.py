@@ -1,0 +1,104 @@
+"""Control-to-sound latency: how the engine measures it (no timing thresholds; figures are `aego bench synth`'s).
+
+The engine marks, for each accepted target, the stream position of the first sample whose frame carries
+it, and turns the mark into a latency when an output reports the block that took that sample.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from aego.audio_out import SLOT_NAMES, Slots
+from aego.engine import CMD_DTYPE, ENGINE_SLOTS, EVENT_DTYPE, Engine, EngineConfig, _EngineProcess, _Shared
+from aego.ring import Ring
+from aego.space import SoundSpace
+
+
+@pytest.fixture(scope="module")
+def space_file(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("space") / "untrained.space"
+    SoundSpace.untrained(seed=2).save(path)
+    return str(path)
+
+
+@pytest.fixture
+def proc():
+    rings = [Ring.create(16, (), CMD_DTYPE), Ring.create(16, (), EVENT_DTYPE), Ring.create(4, (8,), "float32"),
+             Ring.create(4096, (), "float32")]
+    stats, device = Slots(ENGINE_SLOTS), Slots(SLOT_NAMES)
+    shared = _Shared(*(r.spec for r in rings), stats=stats.name, device=device.name)
+    p = _EngineProcess(EngineConfig(audio="null", block=256), shared)
+    p.sample_rate = 48000
+    p.device["blocksize"] = 256
+    yield p
+    p.close()
+    for r in rings:
+        r.close()
+    stats.close()
+    device.close()
+
+
+def _mark(p: _EngineProcess, pos: int, sent: float) -> None:
+    i = p.marks_in % len(p.mark_pos)
+    p.mark_pos[i], p.mark_time[i] = pos, sent
+    p.marks_in += 1
+
+
+def _block_taken(p: _EngineProcess, first: int, when: float) -> None:
+    p.device["cb_seq"] += 1
+    p.device["cb_read"] = first
+    p.device["cb_time"] = when
+    p.device["cb_seq"] += 1
+
+
+def test_a_mark_becomes_a_latency_when_its_block_is_taken(proc):
+    _mark(proc, 1000, 10.0)
+    _block_taken(proc, 512, 10.001)  # samples 512..767: not yet
+    proc.resolve_marks()
+    assert proc.n_lat == 0
+    _block_taken(proc, 896, 10.013)  # samples 896..1151: sample 1000 is 104 samples in
+    proc.resolve_marks()
+    assert proc.n_lat == 1 and proc.marks_out == 1
+    expected = 10.013 + 104 / 48000 + 256 / 48000 - 10.0  # taken, its place in the block, one block of output
+    assert proc.latencies[0, 0] == pytest.approx(expected)
+    assert proc.latencies[0, 1] == pytest.approx(expected)  # no device delay reported: the nominal block
+    assert proc.latency_estimated == 0
+
+
+def test_the_device_reported_delay_replaces_the_nominal_block(proc):
+    proc.device["dac_delay"] = 0.0106667
+    _mark(proc, 300, 5.0)
+    _block_taken(proc, 256, 5.004)
+    proc.resolve_marks()
+    assert proc.latencies[0, 1] - proc.latencies[0, 0] == pytest.approx(0.0106667 - 256 / 48000)
+
+
+def test_a_mark_taken_while_the_loop_was_away_is_placed_on_the_block_clock(proc):
+    _mark(proc, 100, 1.0)
+    _block_taken(proc, 768, 1.020)  # three blocks after the one (0..255) that took sample 100
+    proc.resolve_marks()
+    assert proc.latency_estimated == 1
+    assert proc.latencies[0, 0] == pytest.approx(1.020 - 3 * 256 / 48000 + 100 / 48000 + 256 / 48000 - 1.0)
+
+
+def test_every_target_of_a_walk_is_measured_and_none_is_heard_before_it_can_be(space_file):
+    engine = Engine(EngineConfig(audio="null", block=256, realtime=False), space=space_file)
+    engine.start()
+    try:
+        rng = np.random.default_rng(0)
+        sent = 0
+        for _ in range(40):
+            sent += engine.set_target(rng.standard_normal(8))
+            time.sleep(0.05)
+        time.sleep(1.3)  # the last marks are heard, and the once-a-second figures published
+        stats = engine.stats()
+    finally:
+        engine.stop()
+    assert stats["latency_count"] == sent == 40
+    # Causality, not speed: the first carrying sample comes after the look-ahead hop and goes through one
+    # block of output, so no latency can be shorter than that.
+    floor_ms = (stats["hop"] + stats["blocksize"]) / stats["sample_rate"] * 1e3
+    assert floor_ms <= stats["latency_ms_p50"] <= stats["latency_ms_max"]
