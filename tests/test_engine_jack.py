@@ -15,7 +15,7 @@ import soundfile as sf
 
 from aego.engine import Engine, EngineConfig
 from aego.space import SoundSpace
-from tests.jack_server import JackServer
+from tests.jack_server import JackServer, fifo_threads, realtime_permitted
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +77,40 @@ def test_engine_plays_through_jack(space_file, tmp_path, rate):
     assert stats["blocks"] > 0 and stats["frames"] == stats["blocks"] * 256
     assert isinstance(stats["underflows"], int) and stats["callback_errors"] == 0
     assert np.abs(recorded).max() > 1e-3, "the JACK port carried silence"
+
+
+def test_synthesis_and_callback_run_real_time_under_a_real_time_jack(space_file):
+    """Under ``jackd -R`` the synthesis thread and the device callback run SCHED_FIFO, the callback above the
+    synthesis thread (it only copies, and must never wait for it)."""
+    permitted, why = realtime_permitted()
+    if not permitted:
+        pytest.skip(f"real-time scheduling is not permitted here: {why}")
+    with JackServer(rate=48000, period=256, realtime=True) as jack:
+        jack.activate()
+        server_fifo = fifo_threads(jack.process.pid)
+        engine = Engine(EngineConfig(audio="jack"), space=space_file)
+        engine.start()
+        try:
+            _walk(engine, 0.5)  # the device process raises the callback once it has seen it run
+            stats = engine.stats()
+            engine_fifo = fifo_threads(stats["engine_pid"])
+            device_fifo = fifo_threads(stats["device_pid"])
+        finally:
+            engine.stop()
+    assert jack.realtime and server_fifo, "jackd -R runs no SCHED_FIFO thread"
+    assert stats["realtime"] and stats["synth_tid"] in engine_fifo, f"synthesis thread not SCHED_FIFO: {engine_fifo}"
+    assert stats["callback_tid"] in device_fifo, f"callback thread not SCHED_FIFO: {device_fifo}"
+    assert device_fifo[stats["callback_tid"]] > engine_fifo[stats["synth_tid"]]
+    assert stats["blocks"] > 0 and stats["callback_errors"] == 0
+
+
+def test_jack_server_falls_back_without_real_time_and_says_why(monkeypatch):
+    import tests.jack_server as js
+
+    monkeypatch.setattr(js, "realtime_permitted", lambda: (False, "SCHED_FIFO refused (test)"))
+    with JackServer(rate=48000, period=256) as jack:
+        assert not jack.realtime and "refused" in jack.fallback_reason
+        assert "-r" in jack.command(False) and jack.process.poll() is None
 
 
 def _busy_process() -> subprocess.Popen:
