@@ -65,6 +65,7 @@ ENGINE_SLOTS = (
     "latent_dim", "latency_count", "latency_estimated", "latency_dac_ms_p50", "latency_dac_ms_max", "synth_tid",
     "frame_ms_max", "gap_ms_max", "stalls",
 )
+SYNTH_PRIORITY = 60  # SCHED_FIFO priority of the synthesis thread (below the device callback's 70)
 MARKS = 256  # latency marks in flight at most (targets whose first sample has not been played yet)
 # engine states
 STARTING, READY, FAILED, STOPPED = 1, 2, 3, 4
@@ -552,9 +553,7 @@ class _EngineProcess:
         the last block it took), so the refill follows each block within a fraction of a millisecond; never
         more than 2 ms at a time, so controls and stop requests are seen.
         """
-        if self.config.realtime and set_realtime(0, 60):
-            self.stats["realtime"] = 1.0
-        self.stats["synth_tid"] = threading.get_native_id()
+        self.stats["synth_tid"] = threading.get_native_id()  # real-time already (engine_main)
         busy = 0.0
         window_start = time.perf_counter()
         hops = 0
@@ -576,7 +575,9 @@ class _EngineProcess:
             block = float(device[Slots.BLOCKSIZE]) or float(self.config.block)
             if gap > block / self.sample_rate:
                 self.stats.add("stalls")
-                if now - last_stall_event > 1.0:
+                # Every stall longer than the ring's margin is told (it may have cost an underflow); shorter
+                # ones at most once a second.
+                if gap > 2 * block / self.sample_rate or now - last_stall_event > 1.0:
                     last_stall_event = now
                     self.event({"type": "info", "what": "synthesis stalled", "gap_ms": round(gap * 1e3, 2),
                                 "slept_ms": round(slept * 1e3, 2), "hop_ms": round(dt * 1e3, 2),
@@ -765,17 +766,21 @@ def engine_main(config_dict: dict[str, Any], shared: _Shared, space_arg: Any) ->
         # otherwise, with numba and NumPy loaded, enough to starve the ring).
         gc.collect()
         gc.freeze()
-        while proc.audio.available() < proc.fill_target():  # prefill, then let the consumer in
-            proc.audio.write(proc.synth.next_hop())
-        proc.start_output()
+        # This thread is the synthesis thread from here on: real-time before the consumer starts, so that
+        # the first blocks do not wait behind ordinary processes.
+        if config.realtime and set_realtime(0, SYNTH_PRIORITY):
+            proc.stats["realtime"] = 1.0
+        elif config.realtime:
+            proc.event({"type": "info", "what": "no real-time priority",
+                        "detail": "running at normal priority (grant rtprio to the user for safer audio)"})
         loader = threading.Thread(target=proc.loader, name="aego-loader", daemon=True)
         supervisor = threading.Thread(target=proc.supervise, name="aego-supervisor", daemon=True)
         loader.start()
         supervisor.start()
+        while proc.audio.available() < proc.fill_target():  # prefill, then let the consumer in
+            proc.audio.write(proc.synth.next_hop())
+        proc.start_output()
         proc.stats["state"] = READY
-        if config.realtime and not set_realtime(0, 1):
-            proc.event({"type": "info", "what": "no real-time priority",
-                        "detail": "running at normal priority (grant rtprio to the user for safer audio)"})
         proc.synth_loop()
         proc.stop_event.set()
         supervisor.join(2.0)
