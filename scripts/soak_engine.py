@@ -136,6 +136,7 @@ def main() -> int:
     parser.add_argument("--jack-priority", type=int, default=80, help="SCHED_FIFO priority of jackd -R")
     parser.add_argument("--no-jack-rt", action="store_true", help="jackd -r (no real time)")
     parser.add_argument("--no-visuals", action="store_true")
+    parser.add_argument("--no-hog", action="store_true", help="no core-burning process (a control run)")
     parser.add_argument("--witness-priority", type=int, default=90, help="SCHED_FIFO priority of the stall witness")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -153,7 +154,8 @@ def main() -> int:
     torch.set_num_threads(1)
     space = SoundSpace.load(args.space)
     projection = space.projection("ica")
-    report: dict = {"minutes": args.minutes, "space": args.space, "samples": [], "stalls": [], "events": []}
+    report: dict = {"minutes": args.minutes, "space": args.space, "samples": [], "stalls": [], "events": [],
+                    "load_added": {"hog": not args.no_hog, "visuals": not args.no_visuals, "agent": True}}
     ticks0 = cpu_ticks()
     with JackServer(rate=48000, period=256, realtime=False if args.no_jack_rt else None,
                     priority=args.jack_priority) as jack:
@@ -168,7 +170,7 @@ def main() -> int:
                             "lookahead": config.lookahead, "hop": started["hop"], "blocksize": started["blocksize"],
                             "realtime": started["realtime"],
                             "synth_fifo": fifo_threads(started["engine_pid"]).get(started["synth_tid"])}
-        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        hog = subprocess.Popen([sys.executable, "-c", "pass" if args.no_hog else "while True: pass"])
         witness = subprocess.Popen([sys.executable, "-c", WITNESS, str(args.minutes * 60), str(args.witness_priority)],
                                    stdout=subprocess.PIPE, text=True)
         stop = threading.Event()
