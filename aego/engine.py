@@ -415,7 +415,9 @@ class _EngineProcess:
         if not self.output.is_device:
             path = self.output.path if self.output.kind == "file" else None
             try:
-                self.clock = ClockOutput(self.audio, self.device, cfg.sample_rate, cfg.block, path, cfg.realtime)
+                # Real time for the null clock (it paces the latency measurement), not for a file writer doing I/O.
+                self.clock = ClockOutput(self.audio, self.device, cfg.sample_rate, cfg.block, path,
+                                         cfg.realtime and path is None)
             except Exception as exc:
                 raise DeviceUnavailableError(f"cannot write the audio file '{path}': {exc}") from None
             self.device["blocksize"] = cfg.block
