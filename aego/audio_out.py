@@ -166,6 +166,10 @@ def device_main(kind: str, ring_spec: RingSpec, slots_name: str, sample_rate: in
     another one.
     """
     os.environ.setdefault("JACK_NO_START_SERVER", "1")  # never let libjack start a server of its own
+    # Started from a real-time thread (the engine's supervisor, when the device comes back), this process
+    # would inherit its priority: open the device at normal priority, raise only the running parts below.
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     slots = Slots(SLOT_NAMES, slots_name)
     v = slots.values
     v[Slots.PID] = os.getpid()
