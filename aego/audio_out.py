@@ -46,10 +46,11 @@ STATE_NAMES = {IDLE: "idle", OPENING: "opening", RUNNING: "running", LOST: "lost
 SLOT_NAMES = (
     "state", "go", "sample_rate", "blocksize", "blocks", "frames", "xruns", "starved", "starved_samples",
     "callback_errors", "last_callback", "callback_tid", "pid", "channels", "cb_seq", "cb_read", "cb_time",
-    "dac_delay",
+    "cb_count", "dac_delay",
 )
-# cb_seq, cb_read, cb_time: a consistent record of the last block taken from the ring (its first sample's
-# position in the stream and the time it was taken), odd cb_seq while it is being written (a seqlock, read
+# cb_seq, cb_read, cb_time, cb_count: a consistent record of the last block taken from the ring (its first
+# sample's position in the stream, the time it was taken, how many samples it took), odd cb_seq while it is
+# being written (a seqlock, read
 # with :func:`last_block`); dac_delay: seconds from a callback to its first sample at the converter, as the
 # device reports it (0 for clock outputs).
 
@@ -110,14 +111,15 @@ for _i, _n in enumerate(SLOT_NAMES):
     setattr(Slots, _n.upper(), _i)
 
 
-def last_block(values: np.ndarray) -> tuple[float, float] | None:
-    """``(stream position of its first sample, monotonic time)`` of the last block an output took from the
-    ring, read consistently from device slot ``values``; ``None`` if no block yet (or it kept changing)."""
+def last_block(values: np.ndarray) -> tuple[float, float, float] | None:
+    """``(stream position of its first sample, monotonic time, samples taken)`` of the last block an output
+    took from the ring, read consistently from device slot ``values``; ``None`` if no block yet (or it kept
+    changing)."""
     for _ in range(4):
         seq = values[Slots.CB_SEQ]
-        read, taken = values[Slots.CB_READ], values[Slots.CB_TIME]
+        read, taken, count = values[Slots.CB_READ], values[Slots.CB_TIME], values[Slots.CB_COUNT]
         if seq == values[Slots.CB_SEQ] and seq % 2.0 == 0.0:
-            return (float(read), float(taken)) if seq > 0.0 else None
+            return (float(read), float(taken), float(count)) if seq > 0.0 else None
     return None
 
 
@@ -202,6 +204,7 @@ def device_main(kind: str, ring_spec: RingSpec, slots_name: str, sample_rate: in
                 v[Slots.CB_SEQ] += 1.0  # odd: being written
                 v[Slots.CB_READ] = counters[1] - n
                 v[Slots.CB_TIME] = now
+                v[Slots.CB_COUNT] = n
                 v[Slots.CB_SEQ] += 1.0
             v[Slots.BLOCKSIZE] = frames
             if go and n < frames:
@@ -383,6 +386,7 @@ class ClockOutput:
             v[Slots.CB_SEQ] += 1.0
             v[Slots.CB_READ] = counters[1] - n
             v[Slots.CB_TIME] = now
+            v[Slots.CB_COUNT] = n
             v[Slots.CB_SEQ] += 1.0
             if n < self.block:
                 v[Slots.STARVED] += 1

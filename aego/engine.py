@@ -503,15 +503,15 @@ class _EngineProcess:
         last = last_block(self.device.values)
         if last is None:
             return
-        first, taken = last
+        first, taken, count = last
         rate = float(self.sample_rate)
         block = float(self.device["blocksize"]) or float(self.config.block)
         dac = self.device["dac_delay"]
         while self.marks_out < self.marks_in:
             i = self.marks_out % MARKS
             pos = float(self.mark_pos[i])
-            if pos >= first + block:
-                break  # not taken yet
+            if pos >= first + count:
+                break  # not taken yet (a starved block took fewer than a block)
             if pos >= first:
                 t_out = taken + (pos - first) / rate
             else:

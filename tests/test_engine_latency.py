@@ -47,10 +47,11 @@ def _mark(p: _EngineProcess, pos: int, sent: float) -> None:
     p.marks_in += 1
 
 
-def _block_taken(p: _EngineProcess, first: int, when: float) -> None:
+def _block_taken(p: _EngineProcess, first: int, when: float, count: int = 256) -> None:
     p.device["cb_seq"] += 1
     p.device["cb_read"] = first
     p.device["cb_time"] = when
+    p.device["cb_count"] = count
     p.device["cb_seq"] += 1
 
 
@@ -74,6 +75,16 @@ def test_the_device_reported_delay_replaces_the_nominal_block(proc):
     _block_taken(proc, 256, 5.004)
     proc.resolve_marks()
     assert proc.latencies[0, 1] - proc.latencies[0, 0] == pytest.approx(0.0106667 - 256 / 48000)
+
+
+def test_a_starved_block_does_not_take_the_samples_it_did_not_get(proc):
+    _mark(proc, 600, 2.0)
+    _block_taken(proc, 512, 2.005, count=50)  # starved: took 512..561 only
+    proc.resolve_marks()
+    assert proc.n_lat == 0
+    _block_taken(proc, 562, 2.010)
+    proc.resolve_marks()
+    assert proc.latencies[0, 0] == pytest.approx(2.010 + 38 / 48000 + 256 / 48000 - 2.0)
 
 
 def test_a_mark_taken_while_the_loop_was_away_is_placed_on_the_block_clock(proc):
