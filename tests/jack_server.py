@@ -17,7 +17,7 @@ only and never start one of their own.
 The server runs in real-time mode (``jackd -R``, its driver thread SCHED_FIFO at ``priority``) as a real
 set-up does, when the system allows it (root, CAP_SYS_NICE or an ``rtprio`` limit); otherwise, or when
 ``realtime=False``, it falls back to ``jackd -r`` and logs why (``self.fallback_reason``). ``self.realtime``
-says which mode it runs in; the server's stderr goes to ``self.log_path``.
+says which mode it runs in; the server's output goes to ``self.log_path`` (removed when the context ends).
 """
 
 from __future__ import annotations
@@ -198,6 +198,8 @@ class JackServer:
     def __exit__(self, *exc: object) -> None:
         self.deactivate()
         self.stop()
+        with contextlib.suppress(OSError):  # read it inside the block if it matters
+            self.log_path.unlink()
 
 
 @pytest.fixture
