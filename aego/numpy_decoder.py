@@ -98,6 +98,10 @@ class NumpyDecoder:
         return decode_frame
 
 
+PEAK_FLOOR = 1e-6
+"""Peaks weaker than this fraction of a frame's strongest one are not drawn (−120 dB)."""
+
+
 class NumpyPeakDecoder:
     """The NumPy twin of :class:`aego.peak_vae.PeakVAE`'s decoder: latent ``z`` -> linear magnitudes.
 
@@ -133,6 +137,7 @@ class NumpyPeakDecoder:
         self.fixed = FIXED_DIMS
         self.correction = CORRECTION
         self.log_height = LOG_HEIGHT
+        self.reach = REACH
         self.half = int(np.ceil(REACH * config.sigma_bins * config.width_max))
         self.offs = np.arange(-self.half, self.half + 1, dtype=np.float64)
         self.nyquist = config.bin_hz * (config.bins - 1)
@@ -155,14 +160,26 @@ class NumpyPeakDecoder:
         return freqs, heights, width, env
 
     def _render(self, freqs: np.ndarray, heights: np.ndarray, width: float, env: np.ndarray) -> np.ndarray:
-        """One frame: ``freqs, heights (K,)``, ``env (bins,)`` -> ``(bins,)`` float64."""
+        """One frame: ``freqs, heights (K,)``, ``env (bins,)`` -> ``(bins,)`` float64.
+
+        Only what can be heard is drawn (this is the real-time path): peaks a millionth of the strongest
+        or weaker (most of a harmonic tone's comb) are skipped, and a peak's mirror image at ``-f`` only
+        where it reaches the positive frequencies.
+        """
         bins = self.config.bins
-        centre = np.concatenate([freqs, -freqs]) / self.config.bin_hz
-        amp = np.concatenate([heights, heights])
-        keep = (amp > 0) & (centre > -self.half - 1) & (centre < bins + self.half)
+        sigma = self.config.sigma_bins * width
+        half = int(np.ceil(self.reach * sigma))
+        loud = heights > PEAK_FLOOR * heights.max() if heights.size else heights > 0
+        centre = freqs[loud] / self.config.bin_hz
+        amp = heights[loud]
+        near_zero = centre < half
+        centre = np.concatenate([centre, -centre[near_zero]])
+        amp = np.concatenate([amp, amp[near_zero]])
+        keep = centre < bins + half
         centre, amp = centre[keep], amp[keep]
-        idx = np.rint(centre)[:, None] + self.offs[None, :]
-        d = (idx - centre[:, None]) * (1.0 / (self.config.sigma_bins * width))
+        offs = self.offs[(self.offs >= -half) & (self.offs <= half)]
+        idx = np.rint(centre)[:, None] + offs[None, :]
+        d = (idx - centre[:, None]) * (1.0 / sigma)
         val = amp[:, None] * np.exp(-0.5 * d * d)
         idx = idx.astype(np.int64).ravel()
         ok = (idx >= 0) & (idx < bins)
