@@ -64,29 +64,14 @@ class PeakVAE(nn.Module):
 
     def __init__(self, config: object) -> None:
         super().__init__()
-        from aego.vae import VAEConfig
+        from aego.vae import VAEConfig, build_encoder
 
         assert isinstance(config, VAEConfig)
         config.validate()
         if config.latent_dim <= FIXED_DIMS:
             raise ValueError(f"the peak decoder needs more than {FIXED_DIMS} latent dimensions")
         self.config = config
-        convs: list[nn.Module] = []
-        c_in, length = 1, config.bins
-        for c_out in config.enc_channels:
-            convs += [
-                nn.Conv1d(c_in, c_out, config.enc_kernel, stride=config.enc_stride, padding=config.enc_kernel // 2),
-                nn.BatchNorm1d(c_out),
-                nn.LeakyReLU(LEAK),
-            ]
-            c_in = c_out
-            length = (length + 2 * (config.enc_kernel // 2) - config.enc_kernel) // config.enc_stride + 1
-        self.encoder_convs = nn.Sequential(*convs)
-        self.encoder_head = nn.Sequential(
-            nn.Linear(c_in * length, config.enc_hidden),
-            nn.LeakyReLU(LEAK),
-            nn.Linear(config.enc_hidden, 2 * config.latent_dim),
-        )
+        self.encoder_convs, self.encoder_head = build_encoder(config)
         layers: list[nn.Module] = []
         width = config.latent_dim
         for h in config.dec_hidden:

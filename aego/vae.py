@@ -167,6 +167,27 @@ class Normalisation:
         return np.expm1(np.clip(u * self.scale + self.mean, 0.0, 30.0)).astype(np.float32)
 
 
+def build_encoder(config: VAEConfig) -> tuple[nn.Sequential, nn.Sequential]:
+    """The convolutional encoder both models share: ``(convs, head)``; ``u (batch, 1, bins)`` through the
+    convolutions, flattened, through the head gives ``(batch, 2 * latent_dim)`` (means, log-variances)."""
+    convs: list[nn.Module] = []
+    c_in, length = 1, config.bins
+    for c_out in config.enc_channels:
+        convs += [
+            nn.Conv1d(c_in, c_out, config.enc_kernel, stride=config.enc_stride, padding=config.enc_kernel // 2),
+            nn.BatchNorm1d(c_out),
+            nn.LeakyReLU(LEAK),
+        ]
+        c_in = c_out
+        length = (length + 2 * (config.enc_kernel // 2) - config.enc_kernel) // config.enc_stride + 1
+    head = nn.Sequential(
+        nn.Linear(c_in * length, config.enc_hidden),
+        nn.LeakyReLU(LEAK),
+        nn.Linear(config.enc_hidden, 2 * config.latent_dim),
+    )
+    return nn.Sequential(*convs), head
+
+
 class SpectralVAE(nn.Module):
     """VAE on normalised frames ``u`` of shape ``(batch, bins)``."""
 
@@ -176,22 +197,7 @@ class SpectralVAE(nn.Module):
         super().__init__()
         config.validate()
         self.config = config
-        convs: list[nn.Module] = []
-        c_in, length = 1, config.bins
-        for c_out in config.enc_channels:
-            convs += [
-                nn.Conv1d(c_in, c_out, config.enc_kernel, stride=config.enc_stride, padding=config.enc_kernel // 2),
-                nn.BatchNorm1d(c_out),
-                nn.LeakyReLU(LEAK),
-            ]
-            c_in = c_out
-            length = (length + 2 * (config.enc_kernel // 2) - config.enc_kernel) // config.enc_stride + 1
-        self.encoder_convs = nn.Sequential(*convs)
-        self.encoder_head = nn.Sequential(
-            nn.Linear(c_in * length, config.enc_hidden),
-            nn.LeakyReLU(LEAK),
-            nn.Linear(config.enc_hidden, 2 * config.latent_dim),
-        )
+        self.encoder_convs, self.encoder_head = build_encoder(config)
         mlp: list[nn.Module] = []
         width = config.latent_dim
         for h in config.dec_hidden:
