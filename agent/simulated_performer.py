@@ -1,11 +1,16 @@
 """A simulated performer: wants the sound at a target it keeps to itself, and rewards accordingly.
 
-It hears the explorer's position (``hear``), judges it like a person would — how much it likes
-where the sound is (``judge="level"``, the default: +1 at the target region, 0 at ``level_steps``
-steps, -1 at twice that), or whether it is getting warmer or colder (``judge="progress"``) — and
-answers late (a reaction delay of 0.2-1.5 s), noisily, either with sparse clicks (keyboard-like,
-about 1.5 a second, the sign of its judgement, 10 % of them wrong) or with a continuous stream
-(wrist-like, 100 samples a second, Gaussian noise 0.2).
+It hears the explorer's position (``hear``) and answers late (a reaction delay of 0.2-1.5 s) and
+noisily, in one of two ways (docs/agent.md, "Rehearsing without a human"):
+
+- **Clicks** (a key, ``click_judge="human"``): every 0.3-1 s it pays attention and compares what it
+  hears with what it heard a second before. Within two steps of the target: "yes" (that's it).
+  Otherwise, if the sound came at least one step closer: "yes" (warmer); at least one step farther:
+  "no" (colder); a smaller change goes unnoticed and it says nothing. One click in ten has the wrong
+  sign. With the explorer this gives 0.6-0.8 clicks a second, a median of about 1 s between them.
+  ``"progress"`` (warmer/colder only) and ``"level"`` (near/far only) are there for comparisons.
+- **Stream** (a wrist, ``stream_judge="level"``): 100 samples a second of how much it likes where the
+  sound is (+1 in the target region, 0 at ``level_steps`` steps, -1 at twice that), Gaussian noise 0.2.
 
 Used by the tests and the benchmark, and to rehearse without a human: ``python -m
 aego.agent.simulated_performer --target 0.7,0.3`` listens to the piece's ``/aego/state`` and sends
@@ -26,19 +31,23 @@ import numpy as np
 
 @dataclass
 class PerformerConfig:
-    """How the simulated performer behaves (seconds, normalised distances)."""
+    """How the simulated performer behaves (seconds, normalised distances; docs/agent.md)."""
 
     mode: str = "clicks"  # "clicks" | "stream"
     delay_min: float = 0.2  # reaction delay range
     delay_max: float = 1.5
-    click_rate: float = 1.5  # judgements per second (clicks), Poisson
     wrong_sign: float = 0.1  # probability that a click has the wrong sign
-    judge_window: float = 0.5  # compares the distance now with this long ago
     radius_steps: float = 2.0  # within this many steps of the target, it is happy
+    # Clicks: at moments 0.3-1 s apart it compares what it hears with what it heard judge_window earlier.
+    click_judge: str = "human"  # "human": warmer / colder / there; "progress": warmer / colder; "level": near / far
+    click_gap: tuple[float, float] = (0.3, 1.0)  # seconds between the moments it pays attention (uniform)
+    judge_window: float = 1.0  # compares the distance now with this long ago
+    notice_steps: float = 1.0  # a change smaller than this many steps goes unnoticed (no click)
+    # Stream: a wrist held up or down, 100 samples a second.
+    stream_judge: str = "level"  # "level": how close it is; "progress": warmer/colder; "both": their mean
     stream_rate: float = 100.0  # samples per second (stream)
     stream_noise: float = 0.2  # Gaussian noise on each sample
     stream_full_steps: float = 4.0  # coming this many steps closer within the window is a full +1
-    judge: str = "level"  # "progress": warmer/colder; "level": how close it is; "both": their mean
     level_steps: float = 15.0  # the level falls from +1 at the target to 0 this many steps away, -1 at twice
 
 
@@ -49,6 +58,12 @@ class SimulatedPerformer:
         self.config = config or PerformerConfig()
         if self.config.mode not in ("clicks", "stream"):
             raise ValueError(f"performer mode must be 'clicks' or 'stream', got {self.config.mode!r}")
+        if self.config.click_judge not in ("human", "progress", "level"):
+            raise ValueError(f"performer click_judge must be 'human', 'progress' or 'level', got "
+                             f"{self.config.click_judge!r}")
+        if self.config.stream_judge not in ("level", "progress", "both"):
+            raise ValueError(f"performer stream_judge must be 'level', 'progress' or 'both', got "
+                             f"{self.config.stream_judge!r}")
         self.target = np.asarray(target, dtype=np.float64)
         self.step = float(step)
         self.rng = np.random.default_rng(seed)
@@ -74,22 +89,23 @@ class SimulatedPerformer:
         return self._dists[max(i, 0)]
 
     def _judge(self, t: float) -> float:
-        """How the performer feels about what it heard at ``t``: progress over the window, or being there."""
+        """How the performer feels about what it heard at ``t``, in [-1, 1] (0: nothing to say)."""
         c = self.config
         now_d = self._distance_at(t)
-        progress = self._distance_at(t - c.judge_window) - now_d
-        if now_d <= c.radius_steps * self.step:
-            return 1.0
+        progress = self._distance_at(t - c.judge_window) - now_d  # > 0: it came closer
+        near = now_d <= c.radius_steps * self.step
         level = float(np.clip(1.0 - now_d / (c.level_steps * self.step), -1.0, 1.0))
         if c.mode == "clicks":
-            warmer = float(np.sign(progress)) if abs(progress) > 0.5 * self.step else 0.0
-            if c.judge == "level":
-                return float(np.sign(level))
-            if c.judge == "both":
-                return warmer if warmer != 0.0 else float(np.sign(level))
-            return warmer
+            warmer = float(np.sign(progress)) if abs(progress) >= c.notice_steps * self.step else 0.0
+            if c.click_judge == "level":
+                return 1.0 if near else float(np.sign(level))
+            if c.click_judge == "progress":
+                return warmer
+            return 1.0 if near else warmer  # "human": "yes, that's it" when there, else warmer / colder
+        if near:
+            return 1.0
         warmer = float(np.clip(progress / (c.stream_full_steps * self.step), -1.0, 1.0))
-        return {"progress": warmer, "level": level, "both": 0.5 * (warmer + level)}[c.judge]
+        return {"progress": warmer, "level": level, "both": 0.5 * (warmer + level)}[c.stream_judge]
 
     def poll(self, now: float) -> list[tuple[float, float]]:
         """The rewards given up to ``now``: ``[(time, value), ...]`` in time order, values in [-1, 1]."""
@@ -108,7 +124,7 @@ class SimulatedPerformer:
                             value = -value
                         due = t + self.rng.uniform(c.delay_min, c.delay_max)
                         bisect.insort(self._queue, (due, value))
-                    self._next_judgement = t + self.rng.exponential(1.0 / c.click_rate)
+                    self._next_judgement = t + self.rng.uniform(*c.click_gap)
             else:
                 while self._next_judgement <= now:
                     t = self._next_judgement

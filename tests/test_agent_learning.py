@@ -30,13 +30,35 @@ def test_curiosity_covers_more_ground_than_the_random_walk() -> None:
     assert wander("deep-tamer", 0, dims=2, seconds=20) > 1.5 * wander("random", 0, dims=2, seconds=20)
 
 
+def test_simulated_performer_clicks_like_a_listener() -> None:
+    """Warmer: yes; colder: no; there: yes; still and elsewhere: nothing. Late, never before it was earned."""
+    config = PerformerConfig(mode="clicks", wrong_sign=0.0)
+    cases = {"warmer": lambda t: 0.30 + 0.05 * t, "colder": lambda t: 0.55 - 0.05 * t,
+             "there": lambda t: 0.6 + 0.01 * np.sin(t), "still": lambda t: 0.30}
+    for name, path in cases.items():
+        performer = SimulatedPerformer(np.array([0.6]), 0.01, config, seed=3)
+        for k in range(100):  # 5 s
+            performer.hear(k * 0.05, np.array([path(k * 0.05)]))
+        clicks = performer.poll(5.0)
+        values = {v for t, v in clicks if t >= 1.5}  # after the first compared second and the reaction delay
+        expected = {"warmer": {1.0}, "colder": {-1.0}, "there": {1.0}, "still": set()}[name]
+        assert values == expected, name
+        if name != "still":
+            assert 4 <= len(clicks) <= 20  # attention every 0.3-1 s, then a click if there is something to say
+    # Delays: a click comes 0.2-1.5 s after the moment it judges, so none within 0.2 s of the start.
+    performer = SimulatedPerformer(np.array([0.6]), 0.01, config, seed=0)
+    performer.hear(0.0, np.array([0.6]))
+    assert performer.poll(0.19) == [] and len(performer.poll(3.0)) > 0
+
+
 def test_simulated_performer_is_late_noisy_and_sparse() -> None:
-    performer = SimulatedPerformer(np.array([0.6]), 0.01, PerformerConfig(mode="clicks", judge="progress"), seed=0)
+    performer = SimulatedPerformer(np.array([0.6]), 0.01, PerformerConfig(mode="clicks", click_judge="progress"),
+                                   seed=0)
     for k in range(200):  # walks straight toward the target, then away
         position = 0.5 + 0.001 * k if k < 100 else 0.6 - 0.001 * (k - 100)
         performer.hear(k * 0.05, np.array([position]))
     clicks = performer.poll(10.0)
-    assert 5 < len(clicks) < 40  # sparse: about 1.5 a second
+    assert 5 < len(clicks) < 40  # sparse: attention every 0.3-1 s, and only a noticeable change earns a click
     early = [v for t, v in clicks if t < 4.0]
     late = [v for t, v in clicks if t > 7.0]
     assert np.mean(early) > 0 > np.mean(late)
