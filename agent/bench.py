@@ -2,8 +2,9 @@
 
 Timing (real time, the learner on its own thread as live): a Deep TAMER explorer at 4 dims paced
 every 30 ms while a simulated performer streams rewards at 100 Hz, then a burst of 1000 rewards a
-second. Figures: ``decide_ms`` (one ``act``), ``update_ms`` (one learner update), ``jitter_ms``
-(|interval − period| between actions), all p50/p99.
+second, then nothing at all with curiosity at full (the novelty bonus read on every decision).
+Figures: ``decide_ms`` (one ``act``, all three parts), ``update_ms`` (one learner update),
+``jitter_ms`` (|interval − period| between actions), all p50/p99; per part ``decide_*_ms_p99``.
 
 Learning (simulated time, :mod:`aego.agent.simulation`, averaged over ``--seeds``): taught toward a
 target ten steps away (4 dims, 50 ms, 90 s), the mean distance over the last 30 s relative to the
@@ -78,14 +79,20 @@ def _timing(seconds: float, period: float = 0.03, side_seconds: float | None = N
     thread.join()
     burst_stats = pacer.stats()
     burst_rate = (explorer.counts["feedback"] - sent_before) / side
+    n_burst = len(decide_ms)
+    explorer.explore(time.monotonic())  # nobody says anything: curiosity at full, the bonus read every action
+    time.sleep(side)
     pacer.stop()
     explorer.learner.idle()
     summary = explorer.summary()
     explorer.close()
     d = np.array(decide_ms)
     update_cpu = np.array(explorer.learner.update_cpu_ms)
+    parts = {"stream": d[:n_learning], "burst": d[n_learning:n_burst], "curious": d[n_burst:]}
     return {"decide_ms_p50": float(np.percentile(d, 50)), "decide_ms_p99": float(np.percentile(d, 99)),
             "decide_cpu_ms_p99": float(np.percentile(decide_cpu_ms, 99)),
+            **{f"decide_{k}_ms_p99": float(np.percentile(v, 99)) if len(v) else float("nan")
+               for k, v in parts.items()},
             "update_ms_p50": summary["update_ms_p50"], "update_ms_p99": summary["update_ms_p99"],
             "update_cpu_ms_p99": float(np.percentile(update_cpu, 99)),
             "idle_jitter_ms_p99": idle_stats["jitter_ms_p99"],
@@ -103,13 +110,18 @@ def _learning(seeds: int) -> dict[str, float]:
     out: dict[str, float] = {}
     bar = tqdm(total=seeds * 6, desc="agent learning (simulated time)", unit="run", leave=False)
     for mode in ("clicks", "stream"):
-        tamer, walk = [], []
+        tamer, walk, rate, interval = [], [], [], []
         for seed in range(seeds):
             t = teach("deep-tamer", mode, seed)
             r = teach("random", mode, seed)
             tamer.append(t["tail_mean"] / t["start"])
             walk.append(r["tail_mean"] / r["start"])
+            rate.append(t["rewards_per_s"])
+            interval.append(t["interval_median"])
             bar.update(2)
+        if mode == "clicks":  # what the simulated performer gave while teaching
+            out["clicks_per_s"] = float(np.mean(rate))
+            out["click_interval_median_s"] = float(np.mean(interval))
         out[f"{mode}_tail_over_start"] = float(np.mean(tamer))
         out[f"{mode}_random_tail_over_start"] = float(np.mean(walk))
         out[f"{mode}_tail_over_random"] = float(np.mean(tamer) / np.mean(walk))

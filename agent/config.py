@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aego.agent.tiles import fits
+
 from aego.errors import UsageError
 
 
@@ -37,6 +39,13 @@ class AgentConfig:
     delay_max: float = 1.5
     min_credit: float = 1e-3  # pairs credited less than this are not learned from
 
+    # What a reward says (docs/agent.md): "change" (better / worse than a moment ago) or "place" (I like it here).
+    click_meaning: str = "change"
+    stream_meaning: str = "place"
+    change_window: float = 1.0  # seconds: a "change" compares what was heard with what was heard this long before
+    change_gain: float = 10.0  # P(better) = sigmoid(change_gain * (N(after) - N(before)))
+    change_trust: float = 0.8  # a "+" means P(better) = (1 + trust) / 2: one click in ten is a slip
+
     # Feedback replay and updates.
     replay_size: int = 10000
     batch_size: int = 32
@@ -49,6 +58,12 @@ class AgentConfig:
     epsilon_min: float = 0.01
     explore_run: tuple[int, int] = (1, 1)  # an exploratory move is held for this many actions (min, max)
     persistence: float = 0.0  # added to the estimate of repeating the last move
+    # While taught by clicks: move in gestures of gesture_steps steps, then listen (wobble in place) for up
+    # to listen seconds or until a click answers; gesture_steps = 0 keeps moving every action.
+    gesture_steps: int = 3
+    listen: float = 1.0
+    gesture_explore: float = 0.2  # a gesture goes a random allowed way this often
+    taught_memory: float = 10.0  # seconds after the last click that the explorer still counts as taught by clicks
 
     # Curiosity: pseudo-counts over a tile-coded grid of visited positions.
     novelty_weight: float = 0.1  # beta: the bonus scale with no feedback
@@ -72,6 +87,7 @@ class AgentConfig:
 
     # Learning off the timing thread: "thread" (live) or "sync" (simulated time, tests).
     learner: str = "thread"
+    learner_poll: float = 0.01  # seconds between the learner's looks at the inbox (nothing wakes it)
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -80,22 +96,36 @@ class AgentConfig:
 
     def validate(self) -> None:
         """Raise :class:`UsageError` naming the first setting that is out of range."""
-        positive = ("period", "step", "learning_rate", "delay_max", "novelty_cell", "stream_window", "position_scale")
+        positive = ("period", "step", "learning_rate", "delay_max", "novelty_cell", "stream_window", "position_scale",
+                    "change_window", "change_gain", "learner_poll", "listen", "taught_memory")
         for name in positive:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise UsageError(f"agent setting '{name}' must be a positive number, got {value!r}")
+        if not (isinstance(self.change_trust, int | float) and 0 < self.change_trust <= 1):
+            raise UsageError(f"agent change_trust must be in (0, 1], got {self.change_trust!r}")
+        if not (isinstance(self.gesture_explore, int | float) and 0 <= self.gesture_explore <= 1):
+            raise UsageError(f"agent gesture_explore must be in [0, 1], got {self.gesture_explore!r}")
+        if not (isinstance(self.gesture_steps, int) and self.gesture_steps >= 0):
+            raise UsageError(f"agent gesture_steps must be a whole number >= 0, got {self.gesture_steps!r}")
         if not 0 <= self.delay_min < self.delay_max:
             raise UsageError(f"agent delay_min must be in [0, delay_max), got {self.delay_min!r}")
         if self.delay not in ("uniform", "co-explorer"):
             raise UsageError(f"agent setting 'delay' must be 'uniform' or 'co-explorer', got {self.delay!r}")
+        for name in ("click_meaning", "stream_meaning"):
+            if getattr(self, name) not in ("change", "place"):
+                raise UsageError(f"agent setting '{name}' must be 'change' or 'place', got {getattr(self, name)!r}")
         if self.learner not in ("thread", "sync"):
             raise UsageError(f"agent setting 'learner' must be 'thread' or 'sync', got {self.learner!r}")
         if not 1 <= self.max_dims <= 64:
             raise UsageError(f"agent max_dims must be in 1..64, got {self.max_dims!r}")
-        for name in ("replay_size", "batch_size", "replay_every", "novelty_tilings", "history_size", "history_stride"):
+        for name in ("replay_size", "batch_size", "replay_every", "novelty_tilings", "history_size", "history_stride",
+                     "novelty_lookahead"):
             if int(getattr(self, name)) < 1:
                 raise UsageError(f"agent setting '{name}' must be at least 1, got {getattr(self, name)!r}")
+        if not fits(self.novelty_cell, self.novelty_tilings, self.max_dims):
+            raise UsageError(f"agent novelty_cell {self.novelty_cell!r} is too small for {self.max_dims} axes "
+                             "(tile codes must fit 62 bits; try 0.01 or more)")
 
     @classmethod
     def from_dict(cls, table: dict[str, Any]) -> AgentConfig:

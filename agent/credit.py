@@ -8,6 +8,10 @@ The overlap is exact: pairs that tile the window ``[t - δmax, t - δmin]`` get 
 
 from __future__ import annotations
 
+import threading
+from collections import deque
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -56,47 +60,93 @@ def credit_weights(t: float, starts: np.ndarray, ends: np.ndarray, delay: DelayD
 
 
 class Trajectory:
-    """The recent (state, action) pairs with the times they started, in a fixed-size ring.
+    """The recent (state, action) pairs with the times they started, in a bounded ring.
 
-    States are encoded network inputs of shape ``(state_size,)``; a pair lasts until the next one starts.
+    A pair is kept raw, as the positions where the move started (``before``) and where it led
+    (``after``), both ``(dims,)``, with the space ``slot``; turning them into arrays and network inputs is
+    the learner's job, off the timing thread (adding a pair is one append). Positions are never changed
+    in place by the explorer, so keeping references is safe. A pair lasts until the next one starts.
+    Thread-safe: the actor adds, the learner reads, under one short lock.
     """
 
-    def __init__(self, state_size: int, capacity: int = 1024) -> None:
+    def __init__(self, max_dims: int, capacity: int = 1024) -> None:
+        self.max_dims = max_dims
         self.capacity = capacity
-        self.times = np.zeros(capacity)
-        self.states = np.zeros((capacity, state_size), dtype=np.float32)
-        self.actions = np.zeros(capacity, dtype=np.int64)
-        self.count = 0  # total ever added; ring position is count % capacity
+        self._items: deque[tuple[float, np.ndarray, np.ndarray, int]] = deque(maxlen=capacity)
+        self.count = 0  # total ever added
+        self._lock = threading.Lock()
 
-    def add(self, t: float, state: np.ndarray, action: int) -> None:
-        i = self.count % self.capacity
-        self.times[i] = t
-        self.states[i] = state
-        self.actions[i] = action
-        self.count += 1
+    def add(self, t: float, before: np.ndarray, after: np.ndarray, slot: int) -> None:
+        """A move from ``before`` to ``after`` (both ``(dims,)``) started at ``t`` (seconds)."""
+        with self._lock:
+            self._items.append((t, before, after, slot))
+            self.count += 1
 
     def clear(self) -> None:
-        self.count = 0
+        with self._lock:
+            self._items.clear()
+            self.count = 0
 
-    def recent(self, limit: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The last ``limit`` pairs ``(starts, states, actions)``, oldest first (copied out of the ring).
+    def recent(self, limit: int = 256) -> Pairs:
+        """The last ``limit`` pairs, oldest first, as arrays (positions zero-padded to ``max_dims``).
 
         256 pairs cover the longest credit window (4 s) down to a 16 ms period.
         """
-        n = min(self.count, self.capacity, limit)
-        idx = (np.arange(self.count - n, self.count)) % self.capacity
-        return self.times[idx], self.states[idx], self.actions[idx]
+        with self._lock:
+            items = list(self._items)[-limit:]
+        n = len(items)
+        starts = np.array([it[0] for it in items], dtype=np.float64)
+        before = np.zeros((n, self.max_dims))
+        after = np.zeros((n, self.max_dims))
+        dims = np.zeros(n, dtype=np.int64)
+        slots = np.array([it[3] for it in items], dtype=np.int64)
+        for i, (_, b, a, _) in enumerate(items):
+            dims[i] = len(a)
+            before[i, : len(b)] = b
+            after[i, : len(a)] = a
+        return Pairs(starts, before, after, dims, slots)
 
     def assign(self, t: float, delay: DelayDistribution, min_credit: float,
-               end: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Credit a feedback at ``t`` (seconds): ``(states (n, S), actions (n,), weights (n,))`` with weight ≥ min.
+               end: float | None = None) -> tuple[Pairs, np.ndarray]:
+        """Credit a feedback at ``t`` (seconds): the pairs with weight ≥ ``min_credit`` and their weights.
 
         The last pair lasts until ``end`` (default ``t``: it is still sounding).
         """
-        starts, states, actions = self.recent()
-        if len(starts) == 0:
-            return states, actions, np.zeros(0)
-        ends = np.append(starts[1:], t if end is None else end)
-        w = credit_weights(t, starts, ends, delay)
+        pairs = self.recent()
+        if len(pairs) == 0:
+            return pairs, np.zeros(0)
+        ends = np.append(pairs.starts[1:], t if end is None else end)
+        w = credit_weights(t, pairs.starts, ends, delay)
         keep = w >= min_credit
-        return states[keep], actions[keep], w[keep]
+        return pairs.take(keep), w[keep]
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Raw (state, action) pairs: start times ``(n,)``, positions before and after ``(n, max_dims)``,
+    active axes ``(n,)`` and space slots ``(n,)``."""
+
+    starts: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+    dims: np.ndarray
+    slots: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def take(self, index: np.ndarray) -> Pairs:
+        return Pairs(self.starts[index], self.before[index], self.after[index], self.dims[index], self.slots[index])
+
+    def at(self, times: np.ndarray) -> Pairs:
+        """For each time ``(m,)``, the pair sounding then (the last one started by then); for a time before
+        the first pair, that pair with its ``after`` replaced by where it started (what sounded then).
+        ``after`` of the result is the position heard at each time."""
+        i = np.searchsorted(self.starts, times, side="right") - 1
+        out = self.take(np.maximum(i, 0))
+        early = i < 0
+        if early.any():
+            after = out.after.copy()
+            after[early] = out.before[early]
+            out = Pairs(out.starts, out.before, after, out.dims, out.slots)
+        return out

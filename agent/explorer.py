@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from aego.agent import persistence
-from aego.agent.actions import Action, apply, index_action, valid_mask
+from aego.agent.actions import Action, apply, index_action
 from aego.agent.config import AgentConfig
 
 log = logging.getLogger("aego.agent")
@@ -101,15 +101,14 @@ class Explorer:
             if self.paused:
                 return None
             self._tick(now)
-            mask = valid_mask(self.position, self.config.max_dims)
-            index = self._choose(now, mask)
+            index = self._choose(now)
             old = self.position
-            self.position = apply(old, index, self.step)
+            self.position = apply(old, index, self.step)  # a new array: positions are never changed in place
             if self._cursor is not None:  # acting after going back drops the forward history
                 while len(self._history) > self._cursor + 1:
                     self._history.pop()
                 self._cursor = None
-            self._history.append(self.position.copy())
+            self._history.append(self.position)
             self.counts["actions"] += 1
             self._moved(now, index, old, self.position)
             dim, direction = index_action(index)
@@ -268,7 +267,8 @@ class Explorer:
     def _tick(self, now: float) -> None:
         """Called at the start of every act, under the lock."""
 
-    def _choose(self, now: float, mask: np.ndarray) -> int:
+    def _choose(self, now: float) -> int:
+        """The index of the next move (allowed by ``valid_mask(self.position, ...)``)."""
         raise NotImplementedError
 
     def _moved(self, now: float, index: int, old: np.ndarray, new: np.ndarray) -> None:

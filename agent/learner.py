@@ -1,15 +1,20 @@
 """Learning off the timing thread: Deep TAMER's updates on a background thread.
 
-The actor (the paced ``act``) never waits for learning: it decides with the latest
-:class:`~aego.agent.reward_model.Snapshot`, a NumPy copy of the weights that the learner publishes
-after every update (a reference swap, atomic in Python). Feedback samples are queued; the learner
-takes everything queued at once and makes one update on it, so a burst of rewards costs one update,
-not one per reward. Replay updates are requested by the actor every few actions and coalesced too.
+The actor (the paced ``act``) never waits for learning and never wakes the learner: it decides with
+the latest :class:`~aego.agent.reward_model.Twin`, a frozen NumPy copy of the weights that the learner
+publishes after every update (a reference swap, atomic in Python), and it only bumps an action
+counter. The learner looks every ``poll`` seconds: it takes everything the feedback ``source`` has
+credited since (:class:`~aego.agent.feedback.FeedbackDigest`), makes one update on it, stores it for
+replay, and makes one replay update when the actor has taken ``replay_every`` actions since the last.
 
-Why a thread and not a process: torch releases the GIL inside its kernels, one update of this small
-network takes about a millisecond, and the measured action-period jitter while learning stays well
-under the 5 ms budget (``aego bench agent``); a process would add a second copy of torch (~300 MB)
-and a weight transport. ``mode="sync"`` runs the same updates inline, for simulated time.
+Why nothing wakes it: waking a thread from the timing loop lets the scheduler run the woken thread
+first, and it then holds the interpreter while the actor waits (measured: up to 4 ms added to a
+decision on a loaded machine). A poll every 10 ms costs nothing next to human reaction delays.
+
+Why a thread and not a process: torch releases the interpreter inside its kernels, one update of this
+small network takes a few milliseconds of one core, and the actor's decision holds the interpreter
+for a fraction of a millisecond; a process would add a second copy of torch (~300 MB) and a weight
+transport. ``mode="sync"`` runs the same work inline (:meth:`pump`), for simulated time.
 """
 
 from __future__ import annotations
@@ -17,143 +22,134 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import torch
-from aego.agent.replay import ReplayBuffer
-from aego.agent.reward_model import RewardModel, Snapshot
+import torch.nn.functional as nn_f
+from aego.agent.replay import CHANGE, ReplayBuffer, Samples
+from aego.agent.reward_model import RewardModel, StateEncoder, Twin
 
-MAX_PENDING = 4096  # feedback samples waiting for the learner; older ones are dropped beyond this
 MAX_STEP_SAMPLES = 512  # one update looks at most at the newest this many (all of them go to replay)
 
 
 class Learner:
-    """Updates ``model`` from credited feedback and replay; publishes snapshots for the actor."""
+    """Updates ``model`` from credited feedback and replay; publishes twins for the actor."""
 
-    def __init__(self, model: RewardModel, buffer: ReplayBuffer, *, learning_rate: float, batch_size: int,
-                 updates_per_feedback: int = 1, seed: int = 0, mode: str = "thread") -> None:
+    def __init__(self, model: RewardModel, buffer: ReplayBuffer, encoder: StateEncoder,
+                 source: Callable[[], Samples | None], *, learning_rate: float, batch_size: int,
+                 change_gain: float, replay_every: int, change_trust: float = 1.0, updates_per_feedback: int = 1,
+                 seed: int = 0, mode: str = "thread", poll: float = 0.01) -> None:
         torch.set_num_threads(1)  # two cores: one is the audio engine's
         self.model = model
         self.buffer = buffer
+        self.encoder = encoder
+        self.source = source
         self.batch_size = batch_size
+        self.change_gain = change_gain
+        self.change_trust = change_trust
+        self.replay_every = replay_every
         self.updates_per_feedback = updates_per_feedback
         self.optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
         self.rng = np.random.default_rng(seed)
         self.mode = mode
-        self.snapshot: Snapshot = model.snapshot()
+        self.poll = poll
+        self.twin: Twin = model.twin(encoder)
         self.update_ms: deque[float] = deque(maxlen=20000)  # wall clock
         self.update_cpu_ms: deque[float] = deque(maxlen=20000)  # this thread's CPU time (load-independent)
         self.updates = 0
         self.feedback_updates = 0
         self.replay_updates = 0
-        self.dropped_samples = 0
         self.errors = 0
         self.last_loss = float("nan")
         self.last_update_t = float("nan")  # time.monotonic() of the last update
-        self._pending: list[tuple[np.ndarray, ...]] = []
-        self._pending_n = 0
-        self._replays = 0
-        self._queue_lock = threading.Lock()
+        self.actions = 0  # bumped by the actor (a plain int: no lock, no wake-up)
+        self._replayed_at = 0  # self.actions // replay_every at the last replay update
+        self._cycles = 0
         self.model_lock = threading.Lock()  # held during an update; save() takes it too
-        self._wake = threading.Event()
-        self._stop = False
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if mode == "thread":
             self._thread = threading.Thread(target=self._run, name="aego-agent-learner", daemon=True)
             self._thread.start()
 
-    # -- called by the actor (any thread) ---------------------------------------------------------
-    def submit(self, states: np.ndarray, actions: np.ndarray, values: np.ndarray, weights: np.ndarray) -> None:
-        """Queue credited samples of one feedback for an update: ``(n, S), (n,), (n,), (n,)``."""
-        if len(actions) == 0:
-            return
-        with self._queue_lock:
-            self._pending.append((states, actions, values, weights))
-            self._pending_n += len(actions)
-            while self._pending_n > MAX_PENDING and len(self._pending) > 1:
-                old = self._pending.pop(0)
-                self._pending_n -= len(old[1])
-                self.dropped_samples += len(old[1])
-        self._kick()
-
-    def request_replay(self) -> None:
-        with self._queue_lock:
-            self._replays += 1
-        self._kick()
+    # -- called by the actor ----------------------------------------------------------------------
+    def note_action(self) -> None:
+        """One more action was taken (the replay clock)."""
+        self.actions += 1
+        if self.mode == "sync":
+            self._work()
 
     def pump(self) -> None:
-        """Do all queued work now (``sync`` mode; harmless in ``thread`` mode)."""
+        """Do all waiting work now (``sync`` mode; harmless in ``thread`` mode)."""
         if self.mode == "sync":
             self._work()
 
     def close(self) -> None:
-        self._stop = True
-        self._wake.set()
+        self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
 
     def idle(self, timeout: float = 2.0) -> bool:
-        """Wait until nothing is queued (tests, saving); True when idle."""
+        """Wait until everything given before this call has been learnt from (tests, saving); True if so."""
+        if self.mode == "sync" or self._thread is None or not self._thread.is_alive():
+            self.pump()
+            return True
+        target = self._cycles + 2  # the cycle under way may have started before the call
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            with self._queue_lock:
-                if not self._pending and not self._replays and not self._busy:
-                    return True
+            if self._cycles >= target:
+                return True
             time.sleep(0.002)
         return False
 
     # -- the learner ------------------------------------------------------------------------------
-    _busy = False
-
-    def _kick(self) -> None:
-        if self.mode == "sync":
-            self._work()
-        else:
-            self._wake.set()
-
     def _run(self) -> None:
-        while not self._stop:
-            self._wake.wait(0.5)
-            self._wake.clear()
+        while not self._stop.wait(self.poll):
             try:
                 self._work()
             except Exception:  # a failed update must not end learning for the rest of the piece
                 self.errors += 1
+            self._cycles += 1
 
     def _work(self) -> None:
-        with self._queue_lock:
-            pending, self._pending, self._pending_n = self._pending, [], 0
-            replays, self._replays = self._replays, 0
-            self._busy = True
-        try:
-            if pending:
-                states, actions, values, weights = (np.concatenate(parts) for parts in zip(*pending, strict=True))
-                newest = slice(-MAX_STEP_SAMPLES, None)  # bounds the cost of an update after a burst
-                for _ in range(self.updates_per_feedback):
-                    self._update(states[newest], actions[newest], values[newest], weights[newest])
-                self.feedback_updates += 1
-                self.buffer.add(states, actions, values, weights)
-            if replays and len(self.buffer) >= self.batch_size:
-                self._update(*self.buffer.sample(self.batch_size, self.rng))
-                self.replay_updates += 1
-        finally:
-            self._busy = False
+        samples = self.source()
+        if samples is not None and len(samples):
+            newest = samples.tail(MAX_STEP_SAMPLES)  # bounds the cost of an update after a burst
+            for _ in range(self.updates_per_feedback):
+                self._update(newest)
+            self.feedback_updates += 1
+            self.buffer.add(samples)
+        due = self.actions // self.replay_every
+        if due > self._replayed_at and len(self.buffer) >= self.batch_size:
+            self._replayed_at = due
+            self._update(self.buffer.sample(self.batch_size, self.rng))
+            self.replay_updates += 1
 
-    def _update(self, states: np.ndarray, actions: np.ndarray, values: np.ndarray, weights: np.ndarray) -> None:
-        """One Adam step on ``Σ w (Ĥ(s, a) - h)² / Σ w`` over the taken actions only."""
+    def _update(self, s: Samples) -> None:
+        """One Adam step on the credit-weighted mean loss: ``(N(after) - h)²`` for place labels, and for
+        comparisons the cross-entropy of P(better) = σ(gain · (N(after) - N(before))) against ``(1 + h) / 2``
+        (Bradley-Terry: a click says which of two moments sounded better, not by how much; ``change_trust`` < 1
+        allows for clicks given by mistake)."""
         start = time.perf_counter()
         cpu_start = time.thread_time()
-        x = torch.from_numpy(np.ascontiguousarray(states, dtype=np.float32))
-        a = torch.from_numpy(np.ascontiguousarray(actions, dtype=np.int64))
-        h = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
-        w = torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32))
+        n = len(s)
+        x = torch.from_numpy(np.concatenate((s.after, s.before)))
+        change = torch.from_numpy(s.kinds == CHANGE)
+        h = torch.from_numpy(s.values)
+        w = torch.from_numpy(s.weights)
         with self.model_lock:
-            predicted = self.model(x).gather(1, a[:, None]).squeeze(1)
-            loss = (w * (predicted - h) ** 2).sum() / w.sum().clamp_min(1e-8)
+            out = self.model(x)[:, 0]
+            after, before = out[:n], out[n:]
+            z = self.change_gain * (after - before)
+            p = 0.5 * (1.0 + self.change_trust * h)
+            compared = p * nn_f.softplus(-z) + (1.0 - p) * nn_f.softplus(z)
+            per_sample = torch.where(change, compared, (after - h) ** 2)
+            loss = (w * per_sample).sum() / w.sum().clamp_min(1e-8)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            self.snapshot = self.model.snapshot()
+            self.twin = self.model.twin(self.encoder)
         self.updates += 1
         self.last_loss = float(loss.detach())
         self.last_update_t = time.monotonic()

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 FORMAT = "aego-agent"
-VERSION = 1
+VERSION = 2  # 2: per-axis input blocks, comparison labels in the replay (version 1 files start fresh)
 
 
 class AgentFileError(Exception):

@@ -28,8 +28,9 @@ def teach(kind: str, mode: str, seed: int, *, config: AgentConfig | None = None,
           performer: PerformerConfig | None = None) -> dict:
     """Teach an explorer toward a target ``start_steps`` steps away; distances in normalised units.
 
-    Returns ``{"start", "tail_mean", "final", "distances" (steps,)}``; ``tail_mean`` is the mean distance
-    to the target over the last ``tail`` seconds.
+    Returns ``{"start", "tail_mean", "final", "distances" (steps,), "rewards_per_s", "interval_median"}``;
+    ``tail_mean`` is the mean distance to the target over the last ``tail`` seconds; the last two describe
+    what the performer gave (rewards a second, median seconds between them).
     """
     config = dataclasses.replace(config or AgentConfig(), learner="sync", period=period)
     explorer = make_explorer(kind, config, seed)
@@ -41,9 +42,11 @@ def teach(kind: str, mode: str, seed: int, *, config: AgentConfig | None = None,
     performer.hear(0.0, start)
     n = round(seconds / period)
     distances = np.zeros(n)
+    given: list[float] = []
     for k in range(n):
         now = k * period
         for t, value in performer.poll(now):
+            given.append(t)
             if mode == "clicks":
                 explorer.feedback(value, t, "simulated")
             else:
@@ -53,8 +56,9 @@ def teach(kind: str, mode: str, seed: int, *, config: AgentConfig | None = None,
         distances[k] = performer.distance(explorer.position)
     explorer.close()
     last = distances[-round(tail / period):]
+    gaps = np.diff(np.sort(given)) if len(given) > 1 else np.full(1, np.nan)
     return {"start": start_steps * config.step, "tail_mean": float(last.mean()), "final": float(distances[-1]),
-            "distances": distances}
+            "distances": distances, "rewards_per_s": len(given) / seconds, "interval_median": float(np.median(gaps))}
 
 
 def wander(kind: str, seed: int, *, config: AgentConfig | None = None, dims: int = 2, period: float = 0.05,

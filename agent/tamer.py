@@ -2,19 +2,17 @@
 
 Read top to bottom:
 
-1. ``act``: encode the position, ask the reward model snapshot for Ĥ(s, a) of every action, add the
-   curiosity bonus β·novelty of where each move leads, mask moves past a bound or on inactive axes,
-   take the best (or, with probability ε, a random allowed one). Remember (time, state, action).
-2. ``feedback``: credit the value to the recent pairs by the human-delay distribution (exact
-   interval overlap, :mod:`aego.agent.credit`) and queue them for the learner: one update on them,
-   then into the replay buffer. Curiosity fades a little with every feedback.
-3. ``stream``: samples of a continuous reward are gathered per ``stream_window``; each window becomes
-   one feedback (per pair: the credit-weighted mean of the samples, weighted by the mean credit).
-   Samples inside the dead band say nothing.
-4. Every ``replay_every`` actions the learner also takes a replay mini-batch (:mod:`aego.agent.learner`,
-   off this thread).
-5. ``zone``: synthetic labels for moves near the current position (toward it / away from it),
-   ``explore``: jump to the least visited of sampled candidates and bring curiosity back to full.
+1. ``act`` (the timing thread): ask the reward model's NumPy twin for N of where each move leads,
+   add the curiosity bonus β·novelty of where each move leads, mask moves past a bound or on inactive
+   axes, take the best (or, with probability ε, a random allowed one). Remember (time, from, to).
+   Nothing else: no torch, no credit assignment, no waiting for the learner.
+2. ``feedback`` / ``stream`` / ``zone`` (any thread): checked, counted, put in the inbox of the
+   :class:`~aego.agent.feedback.FeedbackDigest`. Curiosity fades a little with every feedback.
+3. The learner (:mod:`aego.agent.learner`, its own thread) drains the inbox: credits each reward to
+   the recent pairs by the human-delay distribution (exact interval overlap, :mod:`aego.agent.credit`),
+   makes one update on them, keeps them for replay, takes a replay mini-batch every ``replay_every``
+   actions, and publishes a new twin.
+4. ``explore``: jump to the least visited of sampled candidates and bring curiosity back to full.
 
 Reference: Warnell, Waytowich, Lawhern & Stone, "Deep TAMER", AAAI 2018; Knox & Stone, TAMER, 2009.
 """
@@ -23,20 +21,33 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from aego.agent.actions import action_index, apply
+from aego.agent.actions import action_index
 from aego.agent.config import AgentConfig
-from aego.agent.credit import Trajectory, co_explorer_delay, credit_weights, uniform_delay
+from aego.agent.credit import Trajectory, co_explorer_delay, uniform_delay
 from aego.agent.curiosity import CuriosityLevel, NoveltyCounter, novelty_bonus
 from aego.agent.explorer import Explorer
+from aego.agent.feedback import FeedbackDigest
+from aego.agent.kernels import EDGE
 from aego.agent.learner import Learner
-from aego.agent.replay import ReplayBuffer
+from aego.agent.policy import decide
+from aego.agent.replay import CHANGE, PLACE, ReplayBuffer, Samples
 from aego.agent.reward_model import RewardModel, StateEncoder
 
-CLICK_GAP = 0.02  # seconds: clicks closer together than this are credited together
+
+@dataclass
+class Gesture:
+    """The gesture under way while taught by clicks: its move, moves left, when it ended (-1: not yet)."""
+
+    move: int = 0
+    left: int = 0
+    end: float = -1.0
+    wobble: bool = False
 
 
 class DeepTamer(Explorer):
@@ -50,151 +61,152 @@ class DeepTamer(Explorer):
         self.n_actions = 2 * c.max_dims
         self.model = RewardModel(self.encoder.size, c.hidden)
         self.replay = ReplayBuffer(c.replay_size, self.encoder.size)
-        self.learner = Learner(self.model, self.replay, learning_rate=c.learning_rate, batch_size=c.batch_size,
-                               updates_per_feedback=c.updates_per_feedback, seed=seed, mode=c.learner)
         self.delay = (uniform_delay(c.delay_min, c.delay_max) if c.delay == "uniform"
                       else co_explorer_delay(c.delay_min, c.delay_max))
-        self.trajectory = Trajectory(self.encoder.size, capacity=1024)
-        self.novelty = NoveltyCounter(c.novelty_cell, c.novelty_tilings)
+        self.trajectory = Trajectory(c.max_dims, capacity=1024)
+        self.novelty = NoveltyCounter(c.novelty_cell, c.novelty_tilings, c.max_dims)
+        self._novelty_params = np.append(self.novelty.params, (c.novelty_lookahead, c.novelty_cap))
         self.curiosity = CuriosityLevel(c.novelty_weight, c.novelty_feedback_decay, c.novelty_recovery)
+        self.digest = FeedbackDigest(c, self.encoder, self.trajectory, self.delay, self._stream_feedback,
+                                     lambda: self.step)
+        self._latest = -math.inf  # the latest time seen (acts and rewards): the learner's "now"
+        self._visits: deque[tuple[str, np.ndarray]] = deque()  # visited positions, counted by the learner
+        self.learner = Learner(self.model, self.replay, self.encoder, self._background,
+                               learning_rate=c.learning_rate, batch_size=c.batch_size, change_gain=c.change_gain,
+                               change_trust=c.change_trust, replay_every=c.replay_every,
+                               updates_per_feedback=c.updates_per_feedback, seed=seed, mode=c.learner,
+                               poll=c.learner_poll)
         self.space_slots: dict[str, int] = {"default": 0}
-        self._stream_t: list[float] = []
-        self._stream_v: list[float] = []
-        self._stream_start: float | None = None
-        self._stream_total = 0
-        self._last_values = np.zeros(self.n_actions)
-        self._last_bonus = 0.0
         self._epsilon = c.epsilon
         self._run_left = 0
-        self._clicks: list[tuple[float, float]] = []
-        self._clicks_flushed = -math.inf
+        self._uniforms: list[float] = []
+        self._last_click = -math.inf  # when the latest click came (for gestures), and the latest stream sample
+        self._last_stream = -math.inf
+        self.gesture = Gesture()
+        self._warm_up()
 
-    # -- 1. acting --------------------------------------------------------------------------------
-    def _choose(self, now: float, mask: np.ndarray) -> int:
-        allowed = np.flatnonzero(mask)
-        values = np.zeros(self.n_actions)
-        values[allowed] = self._estimate(allowed)
-        self._last_values = values
+    def _warm_up(self) -> None:
+        """Load (or compile, the first time on a machine) the compiled code now, not in the first paced
+        action: loading takes a few hundred ms, compiling a few seconds."""
+        scratch = NoveltyCounter(self.config.novelty_cell, self.config.novelty_tilings, self.config.max_dims)
+        position = np.full(1, 0.5)
+        scratch.visit("warm-up", position)
+        scratch.count_many("warm-up", position[None, :])
+        for table in (scratch.table("warm-up"), scratch.table("none")):
+            decide(self.learner.twin, position, self.step, 0, table, self._novelty_params, 0.1, 0.0, -1, False, 0.5)
+        self.learner.twin.move_values(position, self.step, 0)
+        scratch.tables["warm-up"].grown()
+
+    # -- 1. acting (the timing thread) -------------------------------------------------------------
+    def _choose(self, now: float) -> int:
         c = self.config
         self._epsilon = max(c.epsilon_min, c.epsilon * math.exp(-self.counts["actions"] / c.epsilon_decay_actions))
-        last = None if self.last_action is None else action_index(self.last_action.dim, self.last_action.direction)
-        if self._run_left > 0 and last is not None and mask[last]:
+        last = -1 if self.last_action is None else action_index(self.last_action.dim, self.last_action.direction)
+        if last >= 2 * self.dims:  # the section has fewer axes now
+            last = -1
+        if c.gesture_steps and now - self._last_click < c.taught_memory and now - self._last_stream > 1.0:
+            return self._choose_gesture(now)
+        if self._run_left > 0 and last >= 0 and self._allowed(last):
             # An exploratory gesture goes on: a run of one move gets feedback that can only be about it.
             self._run_left -= 1
-            index = last
-        elif self.rng.random() < self._epsilon:
-            index = int(self.rng.choice(allowed))
-            self._run_left = int(self.rng.integers(c.explore_run[0], c.explore_run[1] + 1)) - 1
+            return last
+        explore = self._uniform() < self._epsilon
+        beta = 0.0
+        if explore:
+            low, high = c.explore_run
+            self._run_left = low + min(int(self._uniform() * (high - low + 1)), high - low) - 1
         else:
             self._run_left = 0
-            q = values[allowed].astype(np.float64)
             beta = self.curiosity.at(now)
-            if beta > 0.1 * c.novelty_weight:  # below a tenth it would only steer the learnt choice at random
-                q = q + beta * self._move_novelty(allowed)
-            if last is not None:  # keep going when nothing says otherwise: lines, not trills
-                q[allowed == last] += c.persistence
-            q += self.rng.random(len(q)) * 1e-9  # random tie-break
-            index = int(allowed[np.argmax(q)])
-        self.trajectory.add(now, self._encode(apply(self.position, index, self.step)), 0)
-        return index
+            if beta <= 0.1 * c.novelty_weight:  # below a tenth it would only steer the learnt choice at random
+                beta = 0.0
+        return decide(self.learner.twin, self.position, self.step, self._slot, self.novelty.table(self._context),
+                      self._novelty_params, beta, c.persistence, last, explore, self._uniform())
 
-    def _estimate(self, indices: np.ndarray) -> np.ndarray:
-        """Ĥ(s, a) for the given actions from the current position: N(where each move leads)."""
-        dims, directions = indices // 2, np.where(indices % 2 == 1, 1.0, -1.0)
-        points = np.repeat(self.position[None, :], len(indices), axis=0)
-        rows = np.arange(len(indices))
-        points[rows, dims] = np.clip(points[rows, dims] + directions * self.step, 0.0, 1.0)
-        states = self.encoder.encode_many(points, self.space_slots.get(self.space, 0))
-        return self.learner.snapshot(states)[:, 0]
+    def _choose_gesture(self, now: float) -> int:
+        """Taught by clicks: a gesture of ``gesture_steps`` moves one way, then listen — wobble one step
+        back and forth, audibly still — until a click answers it or ``listen`` seconds pass.
 
-    def _move_novelty(self, allowed: np.ndarray) -> np.ndarray:
-        """Mean novelty bonus of the positions 1..lookahead steps along each allowed move, ``(n,)``."""
-        look = self.config.novelty_lookahead
-        dims, directions = allowed // 2, np.where(allowed % 2 == 1, 1.0, -1.0)
-        points = np.repeat(self.position[None, :], len(allowed) * look, axis=0)
-        rows = np.arange(len(points))
-        j = np.tile(np.arange(1, look + 1), len(allowed))
-        axis = np.repeat(dims, look)
-        points[rows, axis] = np.clip(points[rows, axis] + np.repeat(directions, look) * j * self.step, 0.0, 1.0)
-        counts = self.novelty.count_many(self._context, points)
-        return novelty_bonus(counts, self.config.novelty_cap).reshape(len(allowed), look).mean(axis=1)
+        Why: a click compares what the performer hears with what it heard a moment before, and comes
+        0.2-1.5 s late. Moving every action (20 steps a second at 50 ms), the explorer is far from where
+        the click was earned when it arrives, and the credit spreads over ±13 steps of path; measured
+        with the simulated performer, it ran past the target on a landscape learnt from smeared
+        comparisons. A short gesture and a pause make each click about one gesture (docs/agent.md).
+        """
+        c, g = self.config, self.gesture
+        if g.left > 0 and self._allowed(g.move):
+            g.left -= 1
+            if g.left == 0:
+                g.end = now
+            return g.move
+        if g.left > 0:  # a bound stopped the gesture early
+            g.left, g.end = 0, now
+        answered = self._last_click >= g.end + c.delay_min
+        if g.end >= 0 and now - g.end < c.listen and not answered:
+            g.wobble = not g.wobble
+            move = 2 * (g.move // 2) + int(g.wobble)
+            return move if self._allowed(move) else move ^ 1
+        # A new gesture: the way along which N rises most over the gesture's length (or, now and then, any way).
+        explore = self._uniform() < max(self._epsilon, c.gesture_explore)
+        g.move = decide(self.learner.twin, self.position, self.step, self._slot, self.novelty.table(self._context),
+                        self._novelty_params, 0.0, 0.0, -1, explore, self._uniform(), look=c.gesture_steps * self.step)
+        g.left = c.gesture_steps - 1
+        g.end = now if g.left == 0 else -1.0
+        return g.move
+
+    def _allowed(self, move: int) -> bool:
+        u = float(self.position[move // 2])
+        return u < 1.0 - EDGE if move % 2 else u > EDGE
+
+    def _uniform(self) -> float:
+        """A uniform draw in [0, 1) from the explorer's generator, taken from a batch drawn ahead: one
+        NumPy call per 256 draws instead of one per draw on the timing thread."""
+        if not self._uniforms:
+            self._uniforms = self.rng.random(256).tolist()[::-1]
+        return self._uniforms.pop()
 
     def _moved(self, now: float, index: int, old: np.ndarray, new: np.ndarray) -> None:
-        self.novelty.visit(self._context, new)
-        if self.counts["actions"] % self.config.replay_every == 0:
-            self.learner.request_replay()
+        self.trajectory.add(now, old, new, self._slot)
+        self._visits.append((self._context, new))
+        self.learner.note_action()
+
+    def _background(self) -> Samples | None:
+        """The learner's share of the explorer's work (its thread, or inline in sync mode): count the
+        visits since last time (the counts lag the actor by at most one learner poll), credit the rewards."""
+        novelty = self.novelty
+        while self._visits:
+            novelty.visit(*self._visits.popleft())
+        return self.digest.run(self._latest)
 
     def _tick(self, now: float) -> None:
-        if self._clicks:
-            self._flush_clicks(now)
+        self._latest = max(self._latest, now)
         if not self.curiosity.begun:
             self.curiosity.begin(now)
-        if self._stream_start is not None and now - self._stream_start >= self.config.stream_window:
-            self._flush_stream(now)
+        self.learner.pump()  # sync mode: a stream window that has ended is learnt before choosing
 
-    # -- 2. discrete feedback ---------------------------------------------------------------------
+    # -- 2. rewards: into the inbox (any thread) -------------------------------------------------
     def _learn_feedback(self, value: float, now: float) -> None:
-        # A click is credited at once; clicks closer than CLICK_GAP to the last credited one wait for
-        # the next click or action and are credited together, so a burst costs a few updates, not one each.
-        self._clicks.append((now, value))
-        if now - self._clicks_flushed >= CLICK_GAP:
-            self._flush_clicks(now)
+        self._last_click = max(self._last_click, now)
+        self._latest = max(self._latest, now)
+        self.digest.click(now, value)
+        self.curiosity.on_feedback(now)
+        self.learner.pump()
 
-    def _flush_clicks(self, now: float) -> None:
-        times = np.array([t for t, _ in self._clicks])
-        values = np.array([v for _, v in self._clicks])
-        self._clicks = []
-        self._clicks_flushed = now
-        if len(times) == 1:
-            states, actions, weights = self.trajectory.assign(float(times[0]), self.delay, self.config.min_credit)
-            self.learner.submit(states, actions, np.full(len(actions), values[0], np.float32),
-                                weights.astype(np.float32))
-        elif len(times) > 1:
-            self._credit_samples(times, values, now, dilution=1)
-        for _ in range(len(times)):
-            self.curiosity.on_feedback(now)
-
-    def _credit_samples(self, times: np.ndarray, values: np.ndarray, now: float, dilution: int) -> bool:
-        """Credit several feedbacks at once: per pair, the credit-weighted mean value, weighted by the
-        summed credit divided by ``dilution``. False if nothing was credited."""
-        starts, states, actions = self.trajectory.recent()
-        if len(starts) == 0:
-            return False
-        ends = np.append(starts[1:], now)
-        w = credit_weights(times[:, None], starts[None, :], ends[None, :], self.delay)  # (samples, pairs)
-        credit = w.sum(axis=0)
-        weight = credit / dilution
-        keep = weight >= self.config.min_credit
-        if not keep.any():
-            return False
-        value = (w[:, keep] * values[:, None]).sum(axis=0) / credit[keep]
-        self.learner.submit(states[keep], actions[keep], value.astype(np.float32), weight[keep].astype(np.float32))
-        return True
-
-    # -- 3. continuous streams --------------------------------------------------------------------
     def _learn_stream(self, value: float, now: float) -> None:
-        if self._stream_start is None:
-            self._stream_start = now
-        self._stream_total += 1
-        if abs(value) >= self.config.stream_deadband:
-            self._stream_t.append(now)
-            self._stream_v.append(value)
-        if now - self._stream_start >= self.config.stream_window:
-            self._flush_stream(now)
+        self._last_stream = max(self._last_stream, now)
+        self._latest = max(self._latest, now)
+        self.digest.stream(now, value)
+        self.learner.pump()
 
-    def _flush_stream(self, now: float) -> None:
-        times, values, total = np.array(self._stream_t), np.array(self._stream_v), self._stream_total
-        self._stream_t, self._stream_v, self._stream_start, self._stream_total = [], [], None, 0
-        # Neutral samples in the window dilute it: the weight is the mean credit over all its samples.
-        if len(times) and self._credit_samples(times, values, now, dilution=total):
-            self.counts["stream_feedback"] += 1
-            self.curiosity.on_feedback(now)
+    def _stream_feedback(self, now: float) -> None:
+        """A stream window became one feedback (called by the learner)."""
+        self.counts["stream_feedback"] += 1
+        self.curiosity.on_feedback(now)
 
-    # -- 5. zone, explore -------------------------------------------------------------------------
     def _learn_zone(self, value: float, now: float) -> None:
         """Like (+v) or dislike (-v) the neighbourhood: positions within ``zone_steps`` of here along
         each active axis are labelled ``v``, fading with distance, one step beyond them ``-v/2``."""
-        states, labels = [], []
+        positions, labels = [], []
         for dim in range(self.dims):
             for direction in (-1, 1):
                 for j in range(self.config.zone_steps + 2):
@@ -202,14 +214,15 @@ class DeepTamer(Explorer):
                     p[dim] = self.position[dim] + direction * j * self.step
                     if not 0.0 <= p[dim] <= 1.0:
                         break
-                    states.append(self._encode(p))
+                    positions.append(p)
                     inside = j <= self.config.zone_steps
                     labels.append(value * (1.0 - 0.5 * j / self.config.zone_steps) if inside else -0.5 * value)
-        n = len(labels)
-        self.learner.submit(np.array(states, np.float32), np.zeros(n, np.int64), np.array(labels, np.float32),
-                            np.full(n, self.config.zone_weight, np.float32))
+        self._latest = max(self._latest, now)
+        self.digest.places(np.array(positions), self.dims, self._slot, np.array(labels), self.config.zone_weight)
         self.curiosity.on_feedback(now)
+        self.learner.pump()
 
+    # -- 3. explore -------------------------------------------------------------------------------
     def _explore_target(self, now: float) -> np.ndarray:
         """The least visited of ``explore_candidates`` uniform candidates (ties: the farthest from here)."""
         candidates = self.rng.random((self.config.explore_candidates, self.dims))
@@ -232,13 +245,17 @@ class DeepTamer(Explorer):
     def _context(self) -> str:
         return f"{self.space}/{self.dims}"
 
+    @property
+    def _slot(self) -> int:
+        return self.space_slots.get(self.space, 0)
+
     def _encode(self, position: np.ndarray) -> np.ndarray:
-        return self.encoder.encode(position, self.space_slots.get(self.space, 0))
+        return self.encoder.encode(position, self._slot)
 
     # -- reports ----------------------------------------------------------------------------------
     def estimates(self) -> np.ndarray:
-        """Ĥ of each active move from here, shape ``(dims, 2)`` as (down, up)."""
-        return self._estimate(np.arange(2 * self.dims)).reshape(self.dims, 2)
+        """N of where each active move from here leads, shape ``(dims, 2)`` as (down, up)."""
+        return self.learner.twin.move_values(self.position, self.step, self._slot).reshape(self.dims, 2)
 
     def _overlay_extra(self) -> dict[str, Any]:
         now_bonus = float(novelty_bonus(self.novelty.count(self._context, self.position), self.config.novelty_cap))
@@ -256,12 +273,13 @@ class DeepTamer(Explorer):
         return {"updates": self.learner.updates, "feedback_updates": self.learner.feedback_updates,
                 "replay_updates": self.learner.replay_updates, "replay_size": len(self.replay),
                 "update_ms_p50": float(np.percentile(ms, 50)), "update_ms_p99": float(np.percentile(ms, 99)),
-                "learner_errors": self.learner.errors, "dropped_samples": self.learner.dropped_samples,
+                "learner_errors": self.learner.errors, "dropped_rewards": self.digest.dropped,
                 "delay": self.delay.name, "cells_visited": {k: self.novelty.cells_visited(k)
-                                                            for k in self.novelty.counts}}
+                                                            for k in list(self.novelty.tables)}}
 
     # -- persistence ------------------------------------------------------------------------------
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        self._uniforms = []  # the generator's saved state is where the next draws come from, here and on load
         self.learner.idle(timeout=1.0)
         with self.learner.model_lock:
             arrays = {f"model/{k}": v.detach().numpy().copy() for k, v in self.model.state_dict().items()}
@@ -280,17 +298,24 @@ class DeepTamer(Explorer):
             if saved is None or tuple(saved.shape) != tuple(tensor.shape) or not np.all(np.isfinite(saved)):
                 raise ValueError(f"network weight '{name}' is missing, damaged or of another shape")
             weights[name] = torch.from_numpy(saved.astype(np.float32))
-        replay = {k: arrays[f"replay/{k}"] for k in ("states", "actions", "values", "weights")}
+        replay = {k: arrays[f"replay/{k}"] for k in ("states", "before", "kinds", "values", "weights")}
         if replay["states"].ndim != 2 or replay["states"].shape[1] != self.encoder.size:
             raise ValueError("replay samples have another state size")
+        if replay["before"].shape != replay["states"].shape:
+            raise ValueError("replay 'before' states differ in shape from the states")
         if not len({len(v) for v in replay.values()}) == 1:
             raise ValueError("replay arrays differ in length")
-        novelty = NoveltyCounter(self.config.novelty_cell, self.config.novelty_tilings)
+        if not np.all(np.isin(replay["kinds"], (PLACE, CHANGE))):
+            raise ValueError("replay label kinds are damaged")
+        for name in ("states", "before", "values", "weights"):
+            if not np.all(np.isfinite(replay[name])):
+                raise ValueError(f"replay {name} are not all finite")
+        novelty = NoveltyCounter(self.config.novelty_cell, self.config.novelty_tilings, self.config.max_dims)
         novelty.restore(meta["novelty"], meta["novelty_visits"])
         slots = {str(k): int(v) for k, v in dict(meta["space_slots"]).items()}
         with self.learner.model_lock:
             self.model.load_state_dict(weights)
-            self.learner.snapshot = self.model.snapshot()
+            self.learner.twin = self.model.twin(self.encoder)
         self.replay.restore(replay)
         self.novelty = novelty
         self.space_slots = slots

@@ -61,13 +61,24 @@ def test_co_explorer_bins_weigh_point_nine_to_the_i() -> None:
 
 
 def test_trajectory_assign_keeps_credited_pairs_only() -> None:
-    traj = Trajectory(state_size=3, capacity=8)
+    traj = Trajectory(max_dims=3, capacity=8)
     for k in range(20):  # more than the ring holds
-        traj.add(k * 0.1, np.full(3, k, np.float32), k % 4)
-    starts, states, _ = traj.recent()
-    assert len(starts) == 8 and starts[0] == pytest.approx(1.2) and states[-1][0] == 19
-    s, a, w = traj.assign(2.0, uniform_delay(0.2, 0.5), min_credit=1e-3)
+        traj.add(k * 0.1, np.full(2, k - 1.0), np.full(2, float(k)), slot=k % 4)
+    pairs = traj.recent()
+    assert len(pairs) == 8 and pairs.starts[0] == pytest.approx(1.2) and pairs.after[-1][0] == 19
+    assert pairs.dims.tolist() == [2] * 8 and np.all(pairs.after[:, 2] == 0)  # padded to max_dims
+    credited, w = traj.assign(2.0, uniform_delay(0.2, 0.5), min_credit=1e-3)
     # delays 0.2-0.5 s before t = 2.0: pairs starting at 1.5, 1.6, 1.7 (full) and 1.4 (0.0 overlap at 1.5 edge)
     assert w.sum() == pytest.approx(1.0)
-    assert set(s[:, 0].tolist()) == {15.0, 16.0, 17.0}
-    np.testing.assert_array_equal(a, [15 % 4, 16 % 4, 17 % 4])
+    assert set(credited.after[:, 0].tolist()) == {15.0, 16.0, 17.0}
+    np.testing.assert_array_equal(credited.before[:, 0], credited.after[:, 0] - 1)
+    np.testing.assert_array_equal(credited.slots, [15 % 4, 16 % 4, 17 % 4])
+
+
+def test_trajectory_keeps_each_pairs_own_dims() -> None:
+    traj = Trajectory(max_dims=4, capacity=16)
+    traj.add(0.0, np.array([0.5]), np.array([0.51]), slot=0)
+    traj.add(0.1, np.array([0.5, 0.5, 0.5]), np.array([0.5, 0.49, 0.5]), slot=1)
+    pairs = traj.recent()
+    assert pairs.dims.tolist() == [1, 3] and pairs.slots.tolist() == [0, 1]
+    np.testing.assert_array_equal(pairs.after, [[0.51, 0, 0, 0], [0.5, 0.49, 0.5, 0]])

@@ -19,7 +19,7 @@ def test_one_visit_counts_exactly_once() -> None:
         counter.visit("a/2", p)
     assert counter.count("a/2", p) == 7.0
     assert counter.visits["a/2"] == 7
-    assert sum(sum(g.values()) for g in counter.counts["a/2"]) == 7 * 4  # one increment per tiling per visit
+    assert sum(sum(g.values()) for g in counter.tile_counts("a/2")) == 7 * 4  # one increment per tiling per visit
 
 
 def test_pseudo_count_equals_the_density_model_formula_for_one_tiling() -> None:
@@ -67,3 +67,31 @@ def test_curiosity_fades_with_feedback_comes_back_and_retriggers() -> None:
     assert level.at(11.0) == pytest.approx(1.0 - 0.75 * math.exp(-1.0))
     level.retrigger(2.0)
     assert level.at(2.0) == 1.0
+
+
+def test_counts_survive_growth_and_a_save_round_trip() -> None:
+    counter = NoveltyCounter(cell=0.02, tilings=4, max_dims=8)
+    rng = np.random.default_rng(2)
+    points = rng.random((3000, 8))  # 12 000 tiles: the table grows several times
+    for p in points:
+        counter.visit("s/8", p)
+    counter.visit("s/8", points[0])
+    probe = np.vstack([points[:50], rng.random((50, 8))])
+    before = counter.count_many("s/8", probe)
+    assert before[0] == 2.0 and np.all(before[:50] >= 1.0)
+    again = NoveltyCounter(cell=0.02, tilings=4, max_dims=8)
+    again.restore(counter.state(), counter.visits)
+    np.testing.assert_array_equal(again.count_many("s/8", probe), before)
+    assert again.cells_visited("s/8") == counter.cells_visited("s/8") and again.visits == {"s/8": 3001}
+
+
+@pytest.mark.parametrize("rows", [[[[1, 2]], [], [], []], [[[-1, 5, 1]], [], [], []], [[[3, 4, 0]], [], [], []],
+                                  [[[3, 4, 1], [3, 1]], [], [], []], [[[3, 4, 1]]]])
+def test_restore_refuses_rows_out_of_range(rows) -> None:
+    counter = NoveltyCounter(cell=0.02, tilings=4)
+    if rows == [[[1, 2]], [], [], []]:  # a valid one-axis row, as a control
+        counter.restore({"c/1": rows}, {"c/1": 2})
+        assert counter.count("c/1", np.array([0.03])) == 0.5
+        return
+    with pytest.raises(ValueError):
+        counter.restore({"c/2": rows}, {"c/2": 1})

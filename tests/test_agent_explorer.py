@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -156,3 +157,30 @@ def test_overlay_and_summary_are_plain_json(tamer) -> None:
 def test_unknown_kind() -> None:
     with pytest.raises(ValueError, match="unknown explorer"):
         make_explorer("q-learning")
+
+
+def test_taught_by_clicks_it_moves_in_gestures_and_listens(tamer) -> None:
+    tamer.configure(3, np.full(3, 0.5), 0.01)
+    moves = [tamer.act(k * 0.05) for k in range(20)]
+    assert len({(a.dim, a.direction) for a in moves}) > 2  # before any click: step by step, not gestures
+    tamer.feedback(1.0, 1.0)
+    trail = []
+    for k in range(20, 60):  # 2 s with no further click
+        action = tamer.act(k * 0.05)
+        trail.append((action.dim, action.direction))
+    steps = tamer.config.gesture_steps
+    # A gesture (steps moves one way), then listening: back and forth on that axis for `listen` seconds.
+    assert trail[:steps] == [trail[0]] * steps
+    listen = trail[steps : steps + round(tamer.config.listen / 0.05) - 1]
+    assert {d for d, _ in listen} == {trail[0][0]} and all(a[1] != b[1] for a, b in itertools.pairwise(listen))
+    # A click answering the gesture ends the listening: the next gesture starts.
+    tamer2 = make_explorer("deep-tamer", AgentConfig(learner="sync"), seed=2)
+    tamer2.configure(3, np.full(3, 0.5), 0.01)
+    tamer2.feedback(1.0, 0.0)
+    for k in range(steps + 2):
+        tamer2.act(k * 0.05)
+    assert tamer2.gesture.end >= 0
+    tamer2.feedback(1.0, tamer2.gesture.end + 0.3)
+    tamer2.act(tamer2.gesture.end + 0.35)
+    assert tamer2.gesture.end < 0 or tamer2.gesture.left > 0 or steps == 1  # a new gesture under way
+    tamer2.close()
