@@ -2,10 +2,11 @@
 
 Read top to bottom:
 
-1. ``act`` (the timing thread): ask the reward model's NumPy twin for N of where each move leads,
-   add the curiosity bonus β·novelty of where each move leads, mask moves past a bound or on inactive
-   axes, take the best (or, with probability ε, a random allowed one). Remember (time, from, to).
-   Nothing else: no torch, no credit assignment, no waiting for the learner.
+1. ``act`` (the timing thread): one compiled call (:mod:`aego.agent.policy`) asks the reward model's
+   NumPy twin for N of where each move leads, adds the curiosity bonus β·novelty of the way, masks
+   moves past a bound, takes the best (or, with probability ε, a random allowed one). Taught by
+   clicks, it moves in gestures and listens between them. Remember (time, from, to). Nothing else:
+   no torch, no credit assignment, no waiting for the learner.
 2. ``feedback`` / ``stream`` / ``zone`` (any thread): checked, counted, put in the inbox of the
    :class:`~aego.agent.feedback.FeedbackDigest`. Curiosity fades a little with every feedback.
 3. The learner (:mod:`aego.agent.learner`, its own thread) drains the inbox: credits each reward to
