@@ -64,7 +64,7 @@ class PeakVAE(nn.Module):
 
     def __init__(self, config: object) -> None:
         super().__init__()
-        from aego.vae import VAEConfig, build_encoder
+        from aego.vae import VAEConfig, build_encoder, hidden_layers
 
         assert isinstance(config, VAEConfig)
         config.validate()
@@ -72,11 +72,7 @@ class PeakVAE(nn.Module):
             raise ValueError(f"the peak decoder needs more than {FIXED_DIMS} latent dimensions")
         self.config = config
         self.encoder_convs, self.encoder_head = build_encoder(config)
-        layers: list[nn.Module] = []
-        width = config.latent_dim
-        for h in config.dec_hidden:
-            layers += [nn.Linear(width, h), nn.LeakyReLU(LEAK)]
-            width = h
+        layers, width = hidden_layers(config.latent_dim, config.dec_hidden)
         self.trunk = nn.Sequential(*layers)
         k = 2 * config.half_peaks + 1
         # One head: 2 corrections (base, spacing), 1 width, k deviations, k log heights, the envelope.

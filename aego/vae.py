@@ -167,6 +167,16 @@ class Normalisation:
         return np.expm1(np.clip(u * self.scale + self.mean, 0.0, 30.0)).astype(np.float32)
 
 
+def hidden_layers(width: int, hidden: tuple[int, ...]) -> tuple[list[nn.Module], int]:
+    """``Linear`` + LeakyReLU for each width in ``hidden``, from ``width`` inputs: ``(layers, output width)``.
+    Both decoders start so (their NumPy twins rely on the ``Linear`` layers at even indices)."""
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.LeakyReLU(LEAK)]
+        width = h
+    return layers, width
+
+
 def build_encoder(config: VAEConfig) -> tuple[nn.Sequential, nn.Sequential]:
     """The convolutional encoder both models share: ``(convs, head)``; ``u (batch, 1, bins)`` through the
     convolutions, flattened, through the head gives ``(batch, 2 * latent_dim)`` (means, log-variances)."""
@@ -198,11 +208,7 @@ class SpectralVAE(nn.Module):
         config.validate()
         self.config = config
         self.encoder_convs, self.encoder_head = build_encoder(config)
-        mlp: list[nn.Module] = []
-        width = config.latent_dim
-        for h in config.dec_hidden:
-            mlp += [nn.Linear(width, h), nn.LeakyReLU(LEAK)]
-            width = h
+        mlp, width = hidden_layers(config.latent_dim, config.dec_hidden)
         mlp.append(nn.Linear(width, config.dec_coarse[0] * config.dec_coarse[1]))
         self.decoder_mlp = nn.Sequential(*mlp)
         stages = []

@@ -13,23 +13,9 @@ import pytest
 from piece_support import events, free_port, run, spaces, start, summary, wait_for
 from pythonosc.udp_client import SimpleUDPClient
 
+from aego.bench_kill import descendants
+
 pytestmark = pytest.mark.slow
-
-
-def _descendants(pid: int) -> list[int]:
-    out: list[int] = []
-    stack = [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    kids = [int(x) for x in f.read().split()]
-                out.extend(kids)
-                stack.extend(kids)
-        except OSError:
-            continue
-    return out
 
 
 def _score(tmp_path: Path) -> Path:
@@ -74,7 +60,7 @@ def test_resume_after_sigkill(tmp_path: Path):
         # the agent file is rewritten on entering a section and every 10 s; the resume state every second
         time.sleep(2.5)
         state_before = json.loads((log / "state.json").read_text())
-        orphans = _descendants(proc.pid)
+        orphans = descendants(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     finally:
