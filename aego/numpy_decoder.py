@@ -169,7 +169,7 @@ class NumpyPeakDecoder:
         bins = self.config.bins
         sigma = self.config.sigma_bins * width
         half = int(np.ceil(self.reach * sigma))
-        loud = heights > PEAK_FLOOR * heights.max() if heights.size else heights > 0
+        loud = heights > PEAK_FLOOR * heights.max()  # the comb has at least one peak
         centre = freqs[loud] / self.config.bin_hz
         amp = heights[loud]
         near_zero = centre < half
