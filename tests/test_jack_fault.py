@@ -54,6 +54,8 @@ def test_a_performance_survives_its_jack_server_being_killed_and_restarted(tmp_p
             while not _ours(jack.ports()) and time.monotonic() < deadline:
                 time.sleep(0.2)
             ports_back = jack.ports()
+            # the explorer goes on after the device is back (wait for it: stopping at once races the next action)
+            wait_for(log, lambda evs: sum(e["type"] == "action" for e in _after(evs, "device back")) >= 1)
             send(("127.0.0.1", port), build("/aego/stop", []))
             proc.wait(120)
         finally:
