@@ -24,6 +24,7 @@ Processes and data (all exchanges are lock-free shared-memory rings, see :mod:`a
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import gc
 import json
@@ -63,7 +64,7 @@ ENGINE_SLOTS = (
     "fill_target", "latency_ms_p50", "latency_ms_max", "refused", "clamped", "decode_errors", "clipped",
     "spectra_dropped", "realtime", "device_lost", "device_back", "heartbeat", "spectrum_bins", "spectrum_hop_s",
     "latent_dim", "latency_count", "latency_estimated", "latency_dac_ms_p50", "latency_dac_ms_max", "synth_tid",
-    "frame_ms_max", "gap_ms_max", "stalls",
+    "frame_ms_max", "gap_ms_max", "stalls", "spectrum_lead_ms",
 )
 SYNTH_PRIORITY = 60  # SCHED_FIFO priority of the synthesis thread (below the device callback's 70)
 MARKS = 256  # latency marks in flight at most (targets whose first sample has not been played yet)
@@ -86,6 +87,8 @@ class EngineConfig:
         gain: initial output gain.
         buffer_blocks: device blocks kept queued ahead of the callback after each refill (latency vs. safety,
             see docs/engine.md, "Control-to-sound latency").
+        buffer_ms: if larger, the queue is instead at least this long, milliseconds, in whole blocks. An
+            installation trades latency for a margin that rides over the machine pausing the synthesis.
         block: block size of the clock outputs (``null``/``file:``), samples.
         realtime: ask for SCHED_FIFO for the callback and the synthesis thread.
         start_timeout: seconds to wait for the engine (and the device) at start.
@@ -99,10 +102,18 @@ class EngineConfig:
     glide_s: float = 0.03
     gain: float = 0.8
     buffer_blocks: int = 2
+    buffer_ms: float = 0.0
     block: int = 256
     realtime: bool = True
     start_timeout: float = 60.0
     fade_in_s: float = 0.05
+
+
+def buffer_samples(config: EngineConfig, block: int, sample_rate: int) -> int:
+    """Samples the synthesis keeps queued ahead of the output: ``buffer_blocks`` blocks of ``block`` samples,
+    or more when ``buffer_ms`` asks for more (rounded up to whole blocks)."""
+    blocks = max(int(config.buffer_blocks), math.ceil(config.buffer_ms * 1e-3 * sample_rate / block))
+    return max(1, blocks) * block
 
 
 @dataclass(frozen=True)
@@ -351,6 +362,8 @@ class Engine:
             "synth_tid": int(e["synth_tid"]),
             "callback_tid": int(d["callback_tid"]) if self.output.is_device else 0,
             "ring_level": int(e["ring_level"]),
+            "fill_target": int(e["fill_target"]),
+            "spectrum_lead_ms": round(e["spectrum_lead_ms"], 3),
             "device": STATE_NAMES.get(int(d["state"]), "?") if self.output.is_device else "clock",
             "device_lost": int(e["device_lost"]),
             "device_back": int(e["device_back"]),
@@ -445,8 +458,8 @@ class _EngineProcess:
             self.device["go"] = 1.0
 
     def fill_target(self) -> int:
-        block = int(self.device["blocksize"]) or 256
-        return self.config.buffer_blocks * block
+        block = int(self.device["blocksize"]) or self.config.block
+        return buffer_samples(self.config, block, self.sample_rate)
 
     # -- synthesis --------------------------------------------------------------------------------------
 
@@ -567,6 +580,7 @@ class _EngineProcess:
         slept = dt = 0.0  # what the previous pass did: seconds asked to sleep, seconds of synthesis
         last_stall_event = 0.0
         loop_start = last_pass
+        held: collections.deque | None = None  # spectrum frames waiting for their sound: (stream position, frame)
         while not self.stop_event.is_set():
             now = time.perf_counter()
             gap = now - last_pass
@@ -596,7 +610,20 @@ class _EngineProcess:
             synth = self.synth
             level = self.audio.available()
             target = self.fill_target()
+            base_target = max(1, self.config.buffer_blocks) * int(block)
+            if target > base_target:
+                # A deep queue (an installation's) would show each spectrum long before it is heard: hold the
+                # frames until the output is as near them as with the default queue.
+                held = held if held is not None else collections.deque()
+                consumed = int(self.audio.counters[1])
+                while held and held[0][0] - consumed <= base_target:
+                    self.publish_spectrum(*reversed(held.popleft()))
+            elif held is not None:
+                while held:
+                    self.publish_spectrum(*reversed(held.popleft()))
+                held = None
             self.stats["ring_level"] = level
+            self.stats["fill_target"] = target
             if level >= target:
                 last = last_block(device)
                 wait = 0.0005
@@ -622,8 +649,10 @@ class _EngineProcess:
             clock = hops * synth.hop / synth.sample_rate
             if clock >= next_spectrum:
                 next_spectrum += analysis_hop_s
-                if not self.spectra.push(synth.spectrum):
-                    self.stats.add("spectra_dropped")
+                if held is None:
+                    self.publish_spectrum(synth.spectrum, int(self.audio.counters[0]))
+                else:
+                    held.append((int(self.audio.counters[0]), synth.spectrum.copy()))
             now = time.perf_counter()
             if now - window_start >= 1.0:
                 self.stats["load"] = busy / (now - window_start)
@@ -647,6 +676,13 @@ class _EngineProcess:
             self.stats["clamped"] = st.clamped
             self.stats["decode_errors"] = st.decode_errors
             self.stats["clipped"] = st.clipped
+
+    def publish_spectrum(self, frame: np.ndarray, end: int) -> None:
+        """Hand one spectrum frame to the visuals; ``end``: stream position of the hop that made it, samples."""
+        if not self.spectra.push(frame):
+            self.stats.add("spectra_dropped")
+        # how far ahead of the sound the picture is (samples not yet taken by the output)
+        self.stats["spectrum_lead_ms"] = (end - int(self.audio.counters[1])) / self.sample_rate * 1e3
 
     # -- supervision -----------------------------------------------------------------------------------
 

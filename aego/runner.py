@@ -47,6 +47,9 @@ AGENT_EVERY_S = 10.0
 #: installations rotate their event log past this size and keep this many parts (about 1 GB at most)
 ROTATE_BYTES = 64 * 1024 * 1024
 ROTATE_KEEP = 16
+#: audio queued ahead of the output in the unattended modes, ms: rides over the machine pausing the synthesis
+#: for up to this long (seen: 5-60 ms on a busy virtual machine); a performer's modes keep the engine's two blocks
+UNATTENDED_BUFFER_MS = 100.0
 
 
 @dataclass
@@ -70,12 +73,16 @@ class RunConfig:
     seed: int | None = None
     midi: str | None = None
     console: str = "auto"
+    buffer_ms: float = 0.0
     args: Any = None  # the argparse namespace, for the input hub's own options
 
     @classmethod
     def from_args(cls, args: Any, mode: str) -> RunConfig:
         score = args.score or ("installation" if mode == "install" else "aego")
-        return cls(mode=mode, score=score, spaces=list(args.space or []), audio=args.audio,
+        buffer = getattr(args, "buffer_ms", None)
+        if buffer is None:
+            buffer = UNATTENDED_BUFFER_MS if mode in ("play", "install") else 0.0
+        return cls(buffer_ms=buffer, mode=mode, score=score, spaces=list(args.space or []), audio=args.audio,
                    window=not args.no_window, frames=args.frames, display=args.display, fullscreen=args.fullscreen,
                    duration=args.duration, time_scale=args.time_scale, agent=args.agent, osc_send=args.osc_send,
                    log=args.log, resume=args.resume, seed=args.seed, midi=args.midi, console=args.console, args=args)
@@ -461,6 +468,8 @@ class Runner:
         config_cls = mod.EngineConfig
         names = {f.name for f in dataclasses.fields(config_cls)} if dataclasses.is_dataclass(config_cls) else set()
         kwargs: dict[str, Any] = {"audio": audio}
+        if "buffer_ms" in names:
+            kwargs["buffer_ms"] = self.config.buffer_ms
         if "gain" in names:
             self.operator_gain = float(config_cls().gain)
             kwargs["gain"] = 0.0  # silent until the spaces and the score are checked (see _start)

@@ -2,7 +2,7 @@
 """Soak the synthesis engine through a real-time JACK dummy server while the machine is busy.
 
     .venv/bin/python scripts/soak_engine.py --minutes 10 [--space synthetic] [--jack-priority 80]
-                                            [--no-jack-rt] [--no-visuals] [--json]
+                                            [--no-jack-rt] [--no-visuals] [--buffer-ms MS] [--json]
 
 Run it without ``nice``: it measures real-time behaviour. A JACK server (dummy driver, 48 kHz, 256-frame
 blocks) is started under a unique name, in real-time mode (``jackd -R -P PRIORITY``) when the system
@@ -138,6 +138,8 @@ def main() -> int:
     parser.add_argument("--no-visuals", action="store_true")
     parser.add_argument("--no-hog", action="store_true", help="no core-burning process (a control run)")
     parser.add_argument("--witness-priority", type=int, default=90, help="SCHED_FIFO priority of the stall witness")
+    parser.add_argument("--buffer-ms", type=float, default=0.0,
+                        help="audio queued ahead of the callback (default: the engine's two blocks)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -162,11 +164,12 @@ def main() -> int:
         jack.activate()
         report["jack"] = {"realtime": jack.realtime, "priority": args.jack_priority if jack.realtime else None,
                           "fallback_reason": jack.fallback_reason}
-        config = EngineConfig(audio="jack")
+        config = EngineConfig(audio="jack", buffer_ms=args.buffer_ms)
         engine = Engine(config, space=space)
         engine.start()
         started = engine.stats()
-        report["engine"] = {"buffer_blocks": config.buffer_blocks, "redundancy": config.redundancy,
+        report["engine"] = {"buffer_blocks": config.buffer_blocks, "fill_target": started["fill_target"],
+                            "redundancy": config.redundancy,
                             "lookahead": config.lookahead, "hop": started["hop"], "blocksize": started["blocksize"],
                             "realtime": started["realtime"],
                             "synth_fifo": fifo_threads(started["engine_pid"]).get(started["synth_tid"])}

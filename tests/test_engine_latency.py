@@ -113,3 +113,23 @@ def test_every_target_of_a_walk_is_measured_and_none_is_heard_before_it_can_be(s
     # block of output, so no latency can be shorter than that.
     floor_ms = (stats["hop"] + stats["blocksize"]) / stats["sample_rate"] * 1e3
     assert floor_ms <= stats["latency_ms_p50"] <= stats["latency_ms_max"]
+
+
+def test_a_deep_queue_delays_the_sound_but_not_the_picture_against_it(space_file):
+    engine = Engine(EngineConfig(audio="null", block=256, realtime=False, buffer_ms=100.0), space=space_file)
+    engine.start()
+    try:
+        rng = np.random.default_rng(1)
+        for _ in range(20):
+            engine.set_target(rng.standard_normal(8))
+            time.sleep(0.05)
+        time.sleep(1.3)
+        stats = engine.stats()
+    finally:
+        engine.stop()
+    block, rate = stats["blocksize"], stats["sample_rate"]
+    assert stats["fill_target"] == 19 * block  # 100 ms in whole 256-sample blocks at 48 kHz
+    # Every target waits behind the queue: nothing is heard sooner than the queue minus the block being played.
+    assert stats["latency_ms_p50"] >= (stats["fill_target"] - block) / rate * 1e3
+    # The spectrum frames are held back to the default two blocks ahead of the output, not the 100 ms.
+    assert 0.0 < stats["spectrum_lead_ms"] <= (2 * block + stats["hop"]) / rate * 1e3

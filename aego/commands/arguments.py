@@ -16,6 +16,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def buffer_ms(text: str) -> float:
+    """``--buffer-ms``: the audio queued ahead of the output, 0 (the default two blocks) to 1000 ms."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of milliseconds") from None
+    if not 0.0 <= value <= 1000.0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be between 0 and 1000 milliseconds")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

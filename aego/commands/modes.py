@@ -16,6 +16,9 @@ def add_mode_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace a space named in the score by another sound-space file (repeatable)")
     parser.add_argument("--audio", default="default", type=a.audio_output, metavar="default|jack|null|file:PATH",
                         help="audio output; 'default' is the system's default device")
+    parser.add_argument("--buffer-ms", type=a.buffer_ms, default=None, metavar="MS",
+                        help="audio queued ahead of the output: more rides over a busy machine, less answers faster "
+                             "(default: 100 for play and install, two blocks, about 11 ms, for perform and rehearse)")
     parser.add_argument("--no-window", action="store_true", help="no visuals window")
     parser.add_argument("--frames", metavar="DIR", help="also write the visuals as PNG files, one every second")
     parser.add_argument("--duration", type=a.positive_float, metavar="S",
