@@ -677,6 +677,18 @@ class _EngineProcess:
             self.stats["decode_errors"] = st.decode_errors
             self.stats["clipped"] = st.clipped
 
+    def finish_output(self) -> None:
+        """Let the output play what is queued (the end of a fade-out), then stop it taking from the ring: an
+        output left running while the process winds down would count every block after the last as starved."""
+        block = int(self.device["blocksize"]) or self.config.block
+        self.audio.write(np.zeros((-self.audio.available()) % block + 2 * block, np.float32))
+        deadline = time.monotonic() + self.audio.available() / self.sample_rate + 0.5
+        while self.audio.available() > block and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self.device["go"] = 0.0
+        if self.clock is not None:
+            self.clock.stop()
+
     def publish_spectrum(self, frame: np.ndarray, end: int) -> None:
         """Hand one spectrum frame to the visuals; ``end``: stream position of the hop that made it, samples."""
         if not self.spectra.push(frame):
@@ -821,6 +833,7 @@ def engine_main(config_dict: dict[str, Any], shared: _Shared, space_arg: Any) ->
         proc.stats["state"] = READY
         proc.synth_loop()
         proc.stop_event.set()
+        proc.finish_output()
         supervisor.join(2.0)
         loader.join(2.0)
     except Exception as exc:  # report, never hang the main process

@@ -133,3 +133,21 @@ def test_a_deep_queue_delays_the_sound_but_not_the_picture_against_it(space_file
     assert stats["latency_ms_p50"] >= (stats["fill_target"] - block) / rate * 1e3
     # The spectrum frames are held back to the default two blocks ahead of the output, not the 100 ms.
     assert 0.0 < stats["spectrum_lead_ms"] <= (2 * block + stats["hop"]) / rate * 1e3
+
+
+def test_stopping_plays_out_the_queue_and_starves_no_block(space_file):
+    engine = Engine(EngineConfig(audio="null", block=256, realtime=False, buffer_ms=100.0), space=space_file)
+    engine.start()
+    try:
+        engine.set_target(np.zeros(8))
+        time.sleep(1.0)
+        engine.fade_out(0.2)
+        time.sleep(0.3)
+        before = engine.stats()
+    finally:
+        engine.stop()
+    after = engine.stats()
+    # The output stops once the queue (the end of the fade, then silence) has been played, not while the
+    # engine winds down: stopping counts no starved block.
+    assert after["starved"] == before["starved"]
+    assert after["frames"] - before["frames"] >= before["fill_target"] - before["blocksize"]
