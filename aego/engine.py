@@ -553,12 +553,13 @@ class _EngineProcess:
                 continue
             try:
                 space = SoundSpace.load(name)
-                space.frame_decoder()(np.zeros(space.latent_dim, np.float32))  # a first decode, off the audio path
+                synth = self.synth
+                voice = synth.prepare_voice(space) if synth is not None else None  # off the audio path
             except Exception as exc:
                 self.event({"type": "error", "what": "space not loaded", "space": name,
                             "detail": str(exc).splitlines()[0] if str(exc) else type(exc).__name__})
                 continue
-            self.loaded.put((space, crossfade, latent))
+            self.loaded.put((space, crossfade, latent, voice))
             self.event({"type": "info", "what": "space loaded", "space": name})
 
     def synth_loop(self) -> None:
@@ -604,8 +605,8 @@ class _EngineProcess:
                 rec = self.cmd.read(1)[0]
                 self.apply(rec)
             with contextlib.suppress(queue.Empty):
-                space, crossfade, latent = self.loaded.get_nowait()
-                self.synth.set_space(space, crossfade, latent)
+                space, crossfade, latent, voice = self.loaded.get_nowait()
+                self.synth.set_space(space, crossfade, latent, voice)
             self.resolve_marks()
             synth = self.synth
             level = self.audio.available()

@@ -458,7 +458,10 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     except OSError as exc:
         raise SpaceFileError(f"cannot read '{path}': {exc.strerror}") from None
     fix = "give a .space file written by 'aego train' (ægo never unpickles model files)"
-    if head[:1] == b"\x80" or head[:2] in (b"(d", b"(l", b"}q", b"]q", b"cc"):
+    # A safetensors file begins with its header's length (8 bytes, little-endian) and then the header's '{'.
+    # That length can begin with any byte, 0x80 included: look for a pickle only in what is not one.
+    looks_safetensors = len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 1 << 32
+    if not looks_safetensors and (head[:1] == b"\x80" or head[:2] in (b"(d", b"(l", b"}q", b"]q", b"cc")):
         raise SpaceFileError(f"'{path}' is a Python pickle, not a sound-space file; {fix}")
     if head[:4] == b"PK\x03\x04":
         raise SpaceFileError(f"'{path}' is a zip archive (a torch checkpoint?), not a sound-space file; {fix}")
@@ -478,7 +481,7 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                     f"'{path}' is a sound space of format version {doc.get('version')}, this ægo reads version "
                     f"{VERSION}; retrain it with this version's 'aego train'"
                 )
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iterator
+            tensors = {k: _read_tensor(f, k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iterator
     except SpaceFileError:
         raise
     except Exception as exc:  # safetensors raises its own error types for every kind of damage
@@ -486,6 +489,26 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             f"'{path}' is not a readable sound-space file ({str(exc).splitlines()[0][:120]}); {fix}"
         ) from None
     return doc, tensors
+
+
+#: tensors are read this many bytes at a time: each copy holds the GIL, and the engine loads spaces on a thread
+#: beside its synthesis thread (one 13 MB copy of a big space's points held it for 7 ms, longer than the audio
+#: queue of a performance)
+READ_CHUNK_BYTES = 1 << 19
+
+
+def _read_tensor(f: Any, key: str) -> np.ndarray:
+    part = f.get_slice(key)
+    shape = tuple(int(n) for n in part.get_shape())
+    if len(shape) == 0 or int(np.prod(shape)) * 8 <= READ_CHUNK_BYTES:
+        return f.get_tensor(key)
+    first = part[0:1]
+    out = np.empty(shape, dtype=first.dtype)
+    rows = max(1, READ_CHUNK_BYTES // max(1, out[0].nbytes))
+    for start in range(0, shape[0], rows):
+        end = min(start + rows, shape[0])
+        out[start:end] = part[start:end]
+    return out
 
 
 def resample(audio: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:

@@ -173,6 +173,7 @@ class Voice:
 
     def __init__(self, space: Any, synthesis: Transform, config: SynthConfig, start: np.ndarray | None = None):
         self.space = space
+        self.synthesis = synthesis
         self.decode = space.frame_decoder()
         self.map = MagnitudeMap(space.transform, synthesis)
         self.pghi = RTPGHI(synthesis, lookahead=config.lookahead, tol=config.tol)
@@ -203,6 +204,12 @@ class Voice:
     @property
     def latent_dim(self) -> int:
         return int(self.space.latent_dim)
+
+    def place(self, z: np.ndarray) -> None:
+        """Put the voice at ``z`` ``(d,)``, with no glide (a voice not yet sounding)."""
+        self.z[:] = z
+        self.z32[:] = self.z
+        self.target[:] = self.z
 
     def step(self) -> np.ndarray:
         """Glide, decode, phase, overlap-add. Returns ``(hop,)`` float64 (reused buffer)."""
@@ -347,9 +354,21 @@ class Synth:
         voice.target[:] = clamped
         return True
 
-    def set_space(self, space: Any, crossfade_s: float = 2.0, latent: Any = None) -> None:
+    def prepare_voice(self, space: Any) -> Voice:
+        """What is costly about a new space, for a thread other than the synthesis thread to do: its decoder,
+        magnitude maps and phase state, the median of its points and a first decode (milliseconds to tens of
+        milliseconds for a big space: the synthesis thread would starve the audio). Pass the result to
+        :meth:`set_space`."""
+        voice = Voice(space, self.transform, self.config)
+        voice.decode(voice.z32)
+        if space.transform != self.display and space.transform not in self._display_maps:
+            self._display_maps[space.transform] = MagnitudeMap(space.transform, self.display)
+        return voice
+
+    def set_space(self, space: Any, crossfade_s: float = 2.0, latent: Any = None, voice: Voice | None = None) -> None:
         """Crossfade (equal power, ``crossfade_s`` seconds) to a new space, starting at ``latent`` (default:
-        the current position if the sizes match, else the new space's centre)."""
+        the current position if the sizes match, else the new space's centre). ``voice``: the space already
+        prepared by :meth:`prepare_voice` (cheap here), else it is prepared now."""
         start = None
         if latent is not None:
             z = np.asarray(latent, dtype=np.float64).reshape(-1)
@@ -357,7 +376,10 @@ class Synth:
                 start = z
         elif space.latent_dim == self.voices[-1].latent_dim:
             start = self.voices[-1].target.copy()
-        voice = Voice(space, self.transform, self.config, start)
+        if voice is None or voice.space is not space or voice.synthesis != self.transform:
+            voice = Voice(space, self.transform, self.config, start)
+        elif start is not None:
+            voice.place(start)
         voice.keep_inverted = self.record
         hops = max(1.0, float(crossfade_s) * self.sample_rate / self.hop)
         for old in self.voices:

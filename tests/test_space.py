@@ -80,6 +80,32 @@ def test_save_load_round_trip(space: SoundSpace, tmp_path: Path) -> None:
     np.testing.assert_array_equal(again.baseline.components, space.baseline.components)
 
 
+def test_big_tensors_are_read_in_pieces_and_whole(space: SoundSpace, tmp_path: Path) -> None:
+    from aego import space as space_module
+
+    big = SoundSpace.untrained(latent_dim=8, seed=4)
+    # 70 001 points: 2.2 MB, several pieces and a short last one
+    big.points = np.random.default_rng(2).standard_normal((70_001, 8)).astype(np.float32)
+    big.descriptors = {k: np.resize(v, 70_001) for k, v in big.descriptors.items()}
+    assert big.points.nbytes > 4 * space_module.READ_CHUNK_BYTES
+    again = SoundSpace.load(big.save(tmp_path / "big.space"))
+    np.testing.assert_array_equal(again.points, big.points)
+    for k, v in big.descriptors.items():
+        np.testing.assert_array_equal(again.descriptors[k], v)
+
+
+def test_a_space_whose_header_length_looks_like_a_pickle_still_loads(space: SoundSpace, tmp_path: Path) -> None:
+    # a safetensors file begins with its header's length; 0x80 there is also how a pickle begins
+    path = tmp_path / "s.space"
+    for pad in range(300):
+        space.info = {"pad": "x" * pad}
+        space.save(path)
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    assert path.read_bytes()[:1] == b"\x80"
+    assert SoundSpace.load(path).info["pad"] == space.info["pad"]
+
+
 class _Marker:
     """Unpickling this object creates a file: proof that something was unpickled."""
 

@@ -139,6 +139,22 @@ def test_space_change_crossfades_to_the_new_space():
         assert middle[np.argmin(abs(f - hz))] > 0.1 * middle.max()
 
 
+def test_a_prepared_space_is_played_as_prepared_from_where_the_sound_is():
+    low, high = PeakSpace(low=300, high=300, partials=1), PeakSpace(low=1200, high=1200, partials=1)
+    synth = Synth(low, SynthConfig(sample_rate=22050))
+    synth.set_target(np.full(low.latent_dim, 0.3))
+    for _ in range(50):
+        synth.next_hop()
+    voice = synth.prepare_voice(high)  # what the engine's loader thread does
+    synth.set_space(high, 0.1, voice=voice)
+    # the synthesis thread only adds it: no decoder, map or phase state is built there
+    assert synth.voices[-1] is voice
+    np.testing.assert_array_equal(voice.target, synth.voices[0].target)
+    for _ in range(200):
+        out = synth.next_hop()
+    assert np.isfinite(out).all() and np.abs(out).max() > 0.0
+
+
 def test_a_space_that_does_not_load_keeps_the_previous_one(tmp_path):
     bad = tmp_path / "broken.space"
     bad.write_bytes(b"\x80\x04not a space")
