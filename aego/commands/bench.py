@@ -1,4 +1,4 @@
-"""`aego bench synth|agent|visuals|osc|soak|load|kill`: the project's own measurements (CONTRACT §8).
+"""`aego bench synth|agent|visuals|osc|soak|load|kill|switch`: the project's own measurements (CONTRACT §8).
 
 Each benchmark lives beside the part it measures and exposes ``run_bench(args) -> dict``;
 this front end prints the dict as a table or as JSON.
@@ -10,7 +10,8 @@ import argparse
 import importlib
 import json
 
-HELP = "measure the synthesis engine, the agent, the visuals, OSC reception, a soak run, an OSC flood or SIGKILL"
+HELP = ("measure the synthesis engine, the agent, the visuals, OSC reception, a soak run, an OSC flood, SIGKILL "
+        "or space changes")
 
 BENCHES = {
     "synth": "aego.bench_synth",
@@ -20,6 +21,7 @@ BENCHES = {
     "soak": "aego.bench_soak",
     "load": "aego.bench_load",
     "kill": "aego.bench_kill",
+    "switch": "aego.bench_switch",
 }
 
 
