@@ -58,11 +58,18 @@ class AgentConfig:
     epsilon_min: float = 0.01
     explore_run: tuple[int, int] = (1, 1)  # an exploratory move is held for this many actions (min, max)
     persistence: float = 0.0  # added to the estimate of repeating the last move
+    # While taught by a stream, moves whose estimates are within this of the best are equal, one drawn among them
+    # (closer estimates differ by the network's noise; followed, they swing between two places, docs/agent.md).
+    tie: float = 0.01
     # While taught by clicks: move in gestures of gesture_steps steps, then listen (wobble in place) for up
     # to listen seconds or until a click answers; gesture_steps = 0 keeps moving every action.
     gesture_steps: int = 3
     listen: float = 1.0
     gesture_explore: float = 0.2  # a gesture goes a random allowed way this often
+    # While taught by clicks: head back to the best place heard (by N) when it is this many steps away or more,
+    # among the last return_places places where gestures ended (0: never).
+    return_steps: float = 3.0
+    return_places: int = 256
     taught_memory: float = 10.0  # seconds after the last click that the explorer still counts as taught by clicks
 
     # Curiosity: pseudo-counts over a tile-coded grid of visited positions.
@@ -106,6 +113,12 @@ class AgentConfig:
             raise UsageError(f"agent change_trust must be in (0, 1], got {self.change_trust!r}")
         if not (isinstance(self.gesture_explore, int | float) and 0 <= self.gesture_explore <= 1):
             raise UsageError(f"agent gesture_explore must be in [0, 1], got {self.gesture_explore!r}")
+        for name in ("tie", "return_steps"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise UsageError(f"agent setting '{name}' must be a number >= 0, got {value!r}")
+        if not (isinstance(self.return_places, int) and self.return_places >= 0):
+            raise UsageError(f"agent return_places must be a whole number >= 0, got {self.return_places!r}")
         if not (isinstance(self.gesture_steps, int) and self.gesture_steps >= 0):
             raise UsageError(f"agent gesture_steps must be a whole number >= 0, got {self.gesture_steps!r}")
         if not 0 <= self.delay_min < self.delay_max:

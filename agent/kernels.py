@@ -196,9 +196,9 @@ def move_bonus(keys: np.ndarray, counts: np.ndarray, position: np.ndarray, step:
 @njit(cache=True)
 def decide(position: np.ndarray, step: float, look: float, slot: int, flat: np.ndarray, layout: np.ndarray,
            enc: np.ndarray, keys: np.ndarray, counts: np.ndarray, novelty: np.ndarray, beta: float,
-           persistence: float, last: int, explore: bool, u: float) -> int:
+           persistence: float, last: int, explore: bool, u: float, tie: float) -> int:
     """The index of the next move; see :func:`aego.agent.policy.decide` (``look``: how far along each
-    move N is evaluated, a multiple of ``step``)."""
+    move N is evaluated, a multiple of ``step``; ``tie``: moves within this of the best are drawn among)."""
     n = 2 * position.shape[0]
     allowed = np.empty(n, np.int64)
     n_allowed = 0
@@ -223,11 +223,11 @@ def decide(position: np.ndarray, step: float, look: float, slot: int, flat: np.n
         best = max(best, values[allowed[k]])
     ties = 0
     for k in range(n_allowed):
-        if values[allowed[k]] >= best - 1e-9:
+        if values[allowed[k]] >= best - tie:
             ties += 1
     pick = min(int(u * ties), ties - 1)
     for k in range(n_allowed):
-        if values[allowed[k]] >= best - 1e-9:
+        if values[allowed[k]] >= best - tie:
             if pick == 0:
                 return allowed[k]
             pick -= 1

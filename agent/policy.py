@@ -20,7 +20,7 @@ from aego.agent.reward_model import Twin
 
 def decide(twin: Twin, position: np.ndarray, step: float, space_slot: int, counts: CountTable,
            novelty: np.ndarray, beta: float, persistence: float, last: int, explore: bool, u: float,
-           look: float | None = None) -> int:
+           look: float | None = None, tie: float = 1e-9) -> int:
     """The index of the move to take from ``position`` ``(dims,)`` (normalised coordinates, step in the same).
 
     counts, novelty: the context's visit counts, and the counter's ``params`` followed by (lookahead, cap);
@@ -29,4 +29,4 @@ def decide(twin: Twin, position: np.ndarray, step: float, space_slot: int, count
     look: how far along each move N is evaluated (default ``step``; a gesture looks its whole length).
     """
     return kernels.decide(position, step, step if look is None else look, space_slot, twin.flat, twin.layout,
-                          twin.enc, counts.keys, counts.counts, novelty, beta, persistence, last, explore, u)
+                          twin.enc, counts.keys, counts.counts, novelty, beta, persistence, last, explore, u, tie)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from aego.agent.actions import action_index
+from aego.agent.actions import action_index, apply
 from aego.agent.config import AgentConfig
 from aego.agent.credit import Trajectory, co_explorer_delay, uniform_delay
 from aego.agent.curiosity import CuriosityLevel, NoveltyCounter, novelty_bonus
@@ -84,6 +84,12 @@ class DeepTamer(Explorer):
         self._last_click = -math.inf  # when the latest click came (for gestures), and the latest stream sample
         self._last_stream = -math.inf
         self.gesture = Gesture()
+        # Where gestures ended (slot, dims, position), and the best of them by the network (see _toward_best).
+        self._places: deque[tuple[int, int, np.ndarray]] = deque(maxlen=max(c.return_places, 1))
+        self._places_added = 0
+        self._best: tuple[int, int, np.ndarray, float] | None = None
+        self._best_twin: object = None
+        self._best_seen = 0
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -122,7 +128,8 @@ class DeepTamer(Explorer):
             if beta <= 0.1 * c.novelty_weight:  # below a tenth it would only steer the learnt choice at random
                 beta = 0.0
         return decide(self.learner.twin, self.position, self.step, self._slot, self.novelty.table(self._context),
-                      self._novelty_params, beta, c.persistence, last, explore, self._uniform())
+                      self._novelty_params, beta, c.persistence, last, explore, self._uniform(),
+                      tie=c.tie if now - self._last_stream < c.taught_memory else 1e-9)
 
     def _choose_gesture(self, now: float) -> int:
         """Taught by clicks: a gesture of ``gesture_steps`` moves one way, then listen — wobble one step
@@ -139,6 +146,8 @@ class DeepTamer(Explorer):
             g.left -= 1
             if g.left == 0:
                 g.end = now
+                self._places.append((self._slot, self.dims, apply(self.position, g.move, self.step)))
+                self._places_added += 1
             return g.move
         if g.left > 0:  # a bound stopped the gesture early
             g.left, g.end = 0, now
@@ -149,11 +158,59 @@ class DeepTamer(Explorer):
             return move if self._allowed(move) else move ^ 1
         # A new gesture: the way along which N rises most over the gesture's length (or, now and then, any way).
         explore = self._uniform() < max(self._epsilon, c.gesture_explore)
+        u = self._uniform()
+        if not explore and c.return_places:
+            toward = self._toward_best()
+            if toward is not None:
+                g.move, steps = toward
+                g.left = steps - 1
+                g.end = now if g.left == 0 else -1.0
+                return g.move
         g.move = decide(self.learner.twin, self.position, self.step, self._slot, self.novelty.table(self._context),
-                        self._novelty_params, 0.0, 0.0, -1, explore, self._uniform(), look=c.gesture_steps * self.step)
+                        self._novelty_params, 0.0, 0.0, -1, explore, u, look=c.gesture_steps * self.step)
         g.left = c.gesture_steps - 1
         g.end = now if g.left == 0 else -1.0
         return g.move
+
+    def _toward_best(self) -> tuple[int, int] | None:
+        """A gesture back toward the best place heard, ``(move, steps)``, or None to choose one by N here.
+
+        The places where gestures ended are kept (the last ``return_places``); the learner finds the one the
+        current network likes best (:meth:`_find_best`). When that place is at least ``return_steps`` steps
+        away along some axis and N there is above N at the end of every gesture from here, the explorer
+        heads there, along the axis where it is farthest. Why: measured with the simulated performer, after
+        60 s of clicks the best place the network knew was 0.39 of the start distance from the target while
+        the explorer was at 0.49, and at 90 s 0.28 against 0.43: from sparse, late comparisons the landscape
+        it climbs from where it stands is flat and noisy, but it ranks the places it has heard well.
+        """
+        c, best = self.config, self._best
+        if best is None or best[0] != self._slot or best[1] != self.dims:
+            return None
+        diff = (best[2] - self.position) / self.step
+        axis = int(np.argmax(np.abs(diff)))
+        if abs(diff[axis]) < c.return_steps:
+            return None
+        ahead = self.learner.twin.move_values(self.position, c.gesture_steps * self.step, self._slot)
+        if best[3] <= ahead.max():
+            return None
+        move = 2 * axis + int(diff[axis] > 0)
+        if not self._allowed(move):
+            return None
+        return move, min(c.gesture_steps, round(float(abs(diff[axis]))))
+
+    def _find_best(self) -> None:
+        """The learner's part of :meth:`_toward_best`: N of the kept places under the newest twin (only when
+        the twin or the places changed), the best published as one tuple (slot, dims, position, N)."""
+        twin = self.learner.twin
+        if not self._places or (twin is self._best_twin and self._places_added == self._best_seen):
+            return
+        self._best_twin, self._best_seen = twin, self._places_added
+        slot, dims = self._slot, self.dims
+        places = [p for s, d, p in list(self._places) if s == slot and d == dims]
+        if places:
+            values = twin(self.encoder.encode_many(np.array(places), slot))[:, 0]
+            i = int(np.argmax(values))
+            self._best = (slot, dims, places[i], float(values[i]))
 
     def _allowed(self, move: int) -> bool:
         u = float(self.position[move // 2])
@@ -177,6 +234,8 @@ class DeepTamer(Explorer):
         novelty = self.novelty
         while self._visits:
             novelty.visit(*self._visits.popleft())
+        if self.config.return_places:
+            self._find_best()
         return self.digest.run(self._latest)
 
     def _tick(self, now: float) -> None:
