@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import os
 import signal
 import sys
@@ -141,6 +142,16 @@ def _process_age() -> float:
         return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+def latent_target(projection: Any, u: np.ndarray, bounds: np.ndarray | None) -> np.ndarray:
+    """Normalised coordinates ``u (k,)`` in ``projection`` -> the latent target ``(d,)`` float32, clipped to the
+    trained range ``bounds (d, 2)``: the corners of an ICA box lie far outside it on some latent axes (ICA is
+    not a rotation), where the decoder has never been and the engine would have to clamp."""
+    z = np.asarray(projection.to_latent(projection.denormalise(u)), dtype=np.float32)
+    if bounds is not None:
+        z = np.clip(z, bounds[:, 0], bounds[:, 1])
+    return z
 
 
 class Runner:
@@ -400,6 +411,12 @@ class Runner:
                              first_sound_s=self.first_sound_s)
             transition = self.scheduler.start(now)
         self._apply(transition, now)
+        # What is made by now lives as long as the run (torch, numba, the spaces, the explorer): a full garbage
+        # collection would scan it all, 0.1-0.2 s holding the GIL, and with it the explorer's pacer, every
+        # few tens of seconds (0.5 s pauses of the explorer in the hour-long soak). Frozen, collections scan
+        # only what is new.
+        gc.collect()
+        gc.freeze()
         pacer_cls = self.agent_mod.Pacer
         self.pacer = pacer_cls(self._tick, self.section.period)
         self.pacer.start()
@@ -571,8 +588,8 @@ class Runner:
                 self.visuals.set_map(np.clip(coords[:, :2], 0, 1))
 
     def _to_latent(self, u: np.ndarray) -> np.ndarray:
-        p = self.projection
-        return np.asarray(p.to_latent(p.denormalise(u)), dtype=np.float32)
+        space = self.spaces.get(self.space_key) if self.space_key is not None else None
+        return latent_target(self.projection, u, space.latent_bounds if space is not None else None)
 
     # -- the pacer thread: one action ----------------------------------------------------------------
     def _tick(self, now: float) -> None:
