@@ -184,7 +184,10 @@ class Voice:
         self.low = bounds[:, 0] - config.clamp_margin * width
         self.high = bounds[:, 1] + config.clamp_margin * width
         if start is None:
-            start = np.median(np.asarray(space.points, dtype=np.float64), axis=0)
+            points = np.asarray(space.points)
+            # the centre needs no more than ~20 000 points; a big space's 400 000 would hold the GIL for tens of ms
+            stride = max(1, len(points) // 20_000)
+            start = np.median(np.asarray(points[::stride], dtype=np.float64), axis=0)
         self.z = np.asarray(start, dtype=np.float64).reshape(d).copy()
         self.z32 = self.z.astype(np.float32)
         self.target = self.z.copy()
