@@ -39,12 +39,14 @@ class Learner:
     def __init__(self, model: RewardModel, buffer: ReplayBuffer, encoder: StateEncoder,
                  source: Callable[[], Samples | None], *, learning_rate: float, batch_size: int,
                  change_gain: float, replay_every: int, change_trust: float = 1.0, updates_per_feedback: int = 1,
-                 seed: int = 0, mode: str = "thread", poll: float = 0.01) -> None:
+                 seed: int = 0, mode: str = "thread", poll: float = 0.01,
+                 after: Callable[[], None] | None = None) -> None:
         torch.set_num_threads(1)  # two cores: one is the audio engine's
         self.model = model
         self.buffer = buffer
         self.encoder = encoder
         self.source = source
+        self.after = after  # called after each look's updates, on the learner's thread
         self.batch_size = batch_size
         self.change_gain = change_gain
         self.change_trust = change_trust
@@ -125,6 +127,8 @@ class Learner:
             self._replayed_at = due
             self._update(self.buffer.sample(self.batch_size, self.rng))
             self.replay_updates += 1
+        if self.after is not None:
+            self.after()
 
     def _update(self, s: Samples) -> None:
         """One Adam step on the credit-weighted mean loss: ``(N(after) - h)²`` for place labels, and for

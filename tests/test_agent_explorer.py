@@ -184,3 +184,48 @@ def test_taught_by_clicks_it_moves_in_gestures_and_listens(tamer) -> None:
     tamer2.act(tamer2.gesture.end + 0.35)
     assert tamer2.gesture.end < 0 or tamer2.gesture.left > 0 or steps == 1  # a new gesture under way
     tamer2.close()
+
+
+def test_back_at_the_best_place_heard_it_stays_a_while_whatever_the_answers() -> None:
+    config = AgentConfig(learner="sync", gesture_explore=0.0, epsilon=0.0, epsilon_min=0.0, linger=2.0)
+    tamer = make_explorer("deep-tamer", config, seed=0)
+    tamer.configure(2, np.full(2, 0.5), 0.01)
+    tamer.feedback(1.0, 0.0)  # taught by clicks from now on
+    best = np.array([0.53, 0.5])
+    tamer._best = (0, 2, best, 1e6)  # the network likes a place three steps up axis 0 far best
+    t = 0.05
+    for _ in range(config.gesture_steps):  # the gesture heads there, all the way
+        action = tamer.act(t)
+        assert (action.dim, action.direction) == (0, 1)
+        t += 0.05
+    np.testing.assert_allclose(tamer.position, best)
+    arrived = tamer.gesture.end
+    tamer.feedback(-1.0, arrived + 0.3)  # answers do not send it off again while it lingers
+    tamer.feedback(1.0, arrived + 0.9)
+    while t < arrived + config.linger - 1e-9:
+        tamer.act(t)
+        assert np.abs(tamer.position - best).max() <= 0.01 + 1e-9 and tamer.gesture.hold
+        t += 0.05
+    tamer.act(t + 0.05)
+    assert not tamer.gesture.hold  # then it goes on: a new gesture
+    tamer.close()
+
+
+def test_the_place_headed_for_is_the_mean_of_the_best_few_heard() -> None:
+    tamer = make_explorer("deep-tamer", AgentConfig(learner="sync", return_top=2), seed=0)
+    tamer.configure(2, np.full(2, 0.5), 0.01)
+    for k in range(60):  # some clicks, so that the network tells places apart
+        tamer.act(k * 0.05)
+        if k % 10 == 9:
+            tamer.feedback(1.0 if k % 20 == 9 else -1.0, k * 0.05)
+    tamer._places.clear()  # three places of our own, far apart
+    places = [np.array([0.3, 0.3]), np.array([0.7, 0.7]), np.array([0.5, 0.9])]
+    values = tamer.learner.twin(tamer.encoder.encode_many(np.array(places), 0))[:, 0]
+    for p in places:
+        tamer._places.append((0, 2, p))
+    tamer._places_added += len(places)
+    tamer._find_best()
+    assert len(set(values.tolist())) == 3
+    top = np.argsort(-values)[:2]
+    np.testing.assert_allclose(tamer._best[2], np.mean(np.array(places)[top], axis=0))
+    tamer.close()
