@@ -72,7 +72,7 @@ class AgentConfig:
     return_places: int = 256
     # The place headed for is the mean of the return_top places the network likes best; arrived there, the
     # explorer stays (listening, whatever the answers) for linger seconds (0: as after any gesture). Measured
-    # (docs/agent.md): return_top 3, linger 2, gesture_explore 0.1 is better over 160 seeds, worse on the bench's.
+    # (docs/agent.md): linger 2 with gesture_explore 0.1 is better over 160 seeds, worse on the bench's 5.
     return_top: int = 1
     linger: float = 0.0
     taught_memory: float = 10.0  # seconds after the last click that the explorer still counts as taught by clicks
