@@ -412,6 +412,8 @@ class _EngineProcess:
         self.marks_out = 0
         self.spectrum_every = 1
         self.sample_rate = config.sample_rate
+        self.starved_told = 0  # starved blocks already reported (note_starvation)
+        self.starved_at = -1.0
 
     def event(self, event: dict[str, Any]) -> None:
         event = {"monotonic": round(time.monotonic(), 4), **event}
@@ -502,6 +504,18 @@ class _EngineProcess:
         elif kind == STOP:
             self.stop_event.set()
 
+    def note_starvation(self, now: float, gap_ms_max: float) -> None:
+        """Tell (an ``audio`` event, at most once a second) that the output took blocks the ring could not fill,
+        with what explains it: how many since the last report, the ring's level and target, and the longest
+        absence of the synthesis loop meanwhile (``gap_ms_max``); so an installation's log says when and why."""
+        starved = int(self.device["starved"])
+        if starved <= self.starved_told or now - self.starved_at < 1.0:
+            return
+        self.event({"type": "audio", "what": "audio starved", "blocks": starved - self.starved_told,
+                    "total": starved, "ring_level": int(self.audio.available()), "fill_target": self.fill_target(),
+                    "gap_ms_max": round(gap_ms_max, 2)})
+        self.starved_told, self.starved_at = starved, now
+
     def resolve_marks(self) -> None:
         """Turn the marks whose sample an output has taken into latencies.
 
@@ -581,6 +595,7 @@ class _EngineProcess:
         slept = dt = 0.0  # what the previous pass did: seconds asked to sleep, seconds of synthesis
         last_stall_event = 0.0
         loop_start = last_pass
+        recent_gap = 0.0  # longest absence since starvation was last told, ms
         held: collections.deque | None = None  # spectrum frames waiting for their sound: (stream position, frame)
         while not self.stop_event.is_set():
             now = time.perf_counter()
@@ -589,6 +604,7 @@ class _EngineProcess:
             if gap > gap_max:
                 gap_max = gap
                 self.stats["gap_ms_max"] = gap * 1e3
+            recent_gap = max(recent_gap, gap * 1e3)
             block = float(device[Slots.BLOCKSIZE]) or float(self.config.block)
             if gap > block / self.sample_rate:
                 self.stats.add("stalls")
@@ -608,6 +624,10 @@ class _EngineProcess:
                 space, crossfade, latent, voice = self.loaded.get_nowait()
                 self.synth.set_space(space, crossfade, latent, voice)
             self.resolve_marks()
+            if device[Slots.STARVED] > self.starved_told:
+                self.note_starvation(now, recent_gap)
+                if self.starved_told == int(device[Slots.STARVED]):
+                    recent_gap = 0.0
             synth = self.synth
             level = self.audio.available()
             target = self.fill_target()

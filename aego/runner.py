@@ -854,13 +854,16 @@ class Runner:
         fields.setdefault("source", source)
         self.session.log(kind, **fields)  # type: ignore[union-attr]
         what = str(fields.get("what", kind))
-        if source == "engine" and (kind == "audio" or (kind == "error" and what not in self._engine_said)):
+        once = kind == "error" or what == "audio starved"  # said once per kind: these can come every second
+        if source == "engine" and (kind == "audio" or kind == "error") and not (once and what in self._engine_said):
             # the operator must know the sound card went away (or came back), not only the log; an engine
             # error is said once per kind (a refused target could come every period)
             self._engine_said.add(what)
             detail = f" ({fields['detail']})" if fields.get("detail") else ""
             extra = {"device lost": "; the piece goes on and the output is tried again every second",
-                     "device back": f" after {fields.get('after_s', '?')} s"}.get(what, "")
+                     "device back": f" after {fields.get('after_s', '?')} s",
+                     "audio starved": f" ({fields.get('blocks', '?')} blocks; every one is in the session log; "
+                                      "a longer --buffer-ms rides over a busy computer)"}.get(what, "")
             self.say(f"audio: {what}{detail}{extra}")
 
     def _overlay(self, now: float) -> Any:

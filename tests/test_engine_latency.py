@@ -151,3 +151,24 @@ def test_stopping_plays_out_the_queue_and_starves_no_block(space_file):
     # engine winds down: stopping counts no starved block.
     assert after["starved"] == before["starved"]
     assert after["frames"] - before["frames"] >= before["fill_target"] - before["blocksize"]
+
+
+def test_starved_blocks_are_told_with_what_explains_them_once_a_second(proc):
+    import json
+
+    def told() -> list[dict]:
+        return [json.loads(r["text"].decode()) for r in proc.event_ring.read()]
+
+    proc.note_starvation(10.0, 3.0)
+    assert told() == []  # nothing starved yet
+    proc.device["starved"] = 3
+    proc.note_starvation(10.0, 57.2)
+    (event,) = told()
+    assert event["what"] == "audio starved" and event["blocks"] == 3 and event["gap_ms_max"] == 57.2
+    assert event["fill_target"] == 2 * 256
+    proc.device["starved"] = 5
+    proc.note_starvation(10.5, 1.0)
+    assert told() == []  # within the second: kept for the next report
+    proc.note_starvation(11.2, 1.0)
+    (event,) = told()
+    assert event["blocks"] == 2 and event["total"] == 5
