@@ -95,15 +95,21 @@ def test_a_mark_taken_while_the_loop_was_away_is_placed_on_the_block_clock(proc)
     assert proc.latencies[0, 0] == pytest.approx(1.020 - 3 * 256 / 48000 + 100 / 48000 + 256 / 48000 - 1.0)
 
 
+def _walk(engine: Engine, steps: int, seed: int) -> int:
+    """A random target every 50 ms; returns how many the engine accepted."""
+    rng = np.random.default_rng(seed)
+    sent = 0
+    for _ in range(steps):
+        sent += engine.set_target(rng.standard_normal(8))
+        time.sleep(0.05)
+    return sent
+
+
 def test_every_target_of_a_walk_is_measured_and_none_is_heard_before_it_can_be(space_file):
     engine = Engine(EngineConfig(audio="null", block=256, realtime=False), space=space_file)
     engine.start()
     try:
-        rng = np.random.default_rng(0)
-        sent = 0
-        for _ in range(40):
-            sent += engine.set_target(rng.standard_normal(8))
-            time.sleep(0.05)
+        sent = _walk(engine, 40, seed=0)
         time.sleep(1.3)  # the last marks are heard, and the once-a-second figures published
         stats = engine.stats()
     finally:
@@ -119,10 +125,7 @@ def test_a_deep_queue_delays_the_sound_but_not_the_picture_against_it(space_file
     engine = Engine(EngineConfig(audio="null", block=256, realtime=False, buffer_ms=100.0), space=space_file)
     engine.start()
     try:
-        rng = np.random.default_rng(1)
-        for _ in range(20):
-            engine.set_target(rng.standard_normal(8))
-            time.sleep(0.05)
+        _walk(engine, 20, seed=1)
         time.sleep(1.3)
         stats = engine.stats()
     finally:
