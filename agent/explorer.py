@@ -210,6 +210,9 @@ class Explorer:
     # -- persistence ------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write the explorer to ``path`` (safetensors + JSON; no pickle)."""
+        # Waiting for the learner happens before the lock: inside it, every action waited too (up to 1 s, and
+        # longer as the learner's cycles grew: the explorer paused at every save late in an hour-long run).
+        self._settle()
         with self._lock:
             arrays, meta = self._state()
             meta.update({"kind": self.kind, "seed": self.seed, "space": self.space, "dims": self.dims,
@@ -302,6 +305,9 @@ class Explorer:
 
     def _summary_extra(self) -> dict[str, Any]:
         return {}
+
+    def _settle(self) -> None:
+        """Let background learning catch up before a snapshot (called without the lock)."""
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         return {}, {}

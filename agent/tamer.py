@@ -356,9 +356,11 @@ class DeepTamer(Explorer):
                                                             for k in list(self.novelty.tables)}}
 
     # -- persistence ------------------------------------------------------------------------------
+    def _settle(self) -> None:
+        self.learner.idle(timeout=1.0)
+
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         self._uniforms = []  # the generator's saved state is where the next draws come from, here and on load
-        self.learner.idle(timeout=1.0)
         with self.learner.model_lock:
             arrays = {f"model/{k}": v.detach().numpy().copy() for k, v in self.model.state_dict().items()}
         arrays.update({f"replay/{k}": v.copy() for k, v in self.replay.arrays().items()})
