@@ -500,11 +500,13 @@ READ_CHUNK_BYTES = 1 << 19
 def _read_tensor(f: Any, key: str) -> np.ndarray:
     part = f.get_slice(key)
     shape = tuple(int(n) for n in part.get_shape())
-    if len(shape) == 0 or int(np.prod(shape)) * 8 <= READ_CHUNK_BYTES:
+    if len(shape) == 0 or shape[0] == 0:
         return f.get_tensor(key)
     first = part[0:1]
+    if first.nbytes * shape[0] <= READ_CHUNK_BYTES:
+        return f.get_tensor(key)
     out = np.empty(shape, dtype=first.dtype)
-    rows = max(1, READ_CHUNK_BYTES // max(1, out[0].nbytes))
+    rows = max(1, READ_CHUNK_BYTES // max(1, first.nbytes))
     for start in range(0, shape[0], rows):
         end = min(start + rows, shape[0])
         out[start:end] = part[start:end]
