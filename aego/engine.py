@@ -504,17 +504,19 @@ class _EngineProcess:
         elif kind == STOP:
             self.stop_event.set()
 
-    def note_starvation(self, now: float, gap_ms_max: float) -> None:
+    def note_starvation(self, now: float, gap_ms_max: float) -> bool:
         """Tell (an ``audio`` event, at most once a second) that the output took blocks the ring could not fill,
         with what explains it: how many since the last report, the ring's level and target, and the longest
-        absence of the synthesis loop meanwhile (``gap_ms_max``); so an installation's log says when and why."""
+        absence of the synthesis loop meanwhile (``gap_ms_max``); so an installation's log says when and why.
+        Returns whether it told."""
         starved = int(self.device["starved"])
         if starved <= self.starved_told or now - self.starved_at < 1.0:
-            return
+            return False
         self.event({"type": "audio", "what": "audio starved", "blocks": starved - self.starved_told,
                     "total": starved, "ring_level": int(self.audio.available()), "fill_target": self.fill_target(),
                     "gap_ms_max": round(gap_ms_max, 2)})
         self.starved_told, self.starved_at = starved, now
+        return True
 
     def resolve_marks(self) -> None:
         """Turn the marks whose sample an output has taken into latencies.
@@ -624,10 +626,8 @@ class _EngineProcess:
                 space, crossfade, latent, voice = self.loaded.get_nowait()
                 self.synth.set_space(space, crossfade, latent, voice)
             self.resolve_marks()
-            if device[Slots.STARVED] > self.starved_told:
-                self.note_starvation(now, recent_gap)
-                if self.starved_told == int(device[Slots.STARVED]):
-                    recent_gap = 0.0
+            if self.note_starvation(now, recent_gap):
+                recent_gap = 0.0
             synth = self.synth
             level = self.audio.available()
             target = self.fill_target()
