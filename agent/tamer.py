@@ -220,9 +220,10 @@ class DeepTamer(Explorer):
         slot, dims = self._slot, self.dims
         places = [p for s, d, p in list(self._places) if s == slot and d == dims]
         if places:
-            values = twin(self.encoder.encode_many(np.array(places), slot))[:, 0]
+            points = np.array(places)
+            values = twin(self.encoder.encode_many(points, slot))[:, 0]
             top = np.argsort(-values, kind="stable")[: max(self.config.return_top, 1)]
-            centre = np.mean(np.array(places)[top], axis=0)
+            centre = np.mean(points[top], axis=0)
             value = float(twin(self.encoder.encode_many(centre[None, :], slot))[0, 0])
             self._best = (slot, dims, centre, value)
 
