@@ -3,14 +3,21 @@
 Figures (``--json`` keys):
 
 - ``frame_ms_p50``, ``frame_ms_p99``, ``frame_ms_mean``: one hop of the live path (glide, decode, magnitudes
-  to the device rate, RTPGHI, inverse FFT, overlap-add), ``Synth.next_hop``, on one core (one BLAS thread,
-  one FFT worker), at the engine's priority (SCHED_FIFO when permitted), over a random trajectory;
+  to the device rate, phase: partials or RTPGHI, inverse FFT, overlap-add), ``Synth.next_hop``, on one core
+  (one BLAS thread, one FFT worker), at the engine's priority (SCHED_FIFO when permitted), over a random
+  trajectory;
 - ``hop_ms``: the synthesis hop; ``sc_db``: spectral convergence (dB) of the rendered output, re-analysed
   with the synthesis transform, against the magnitudes that were decoded (edges of half a window left
-  out); ``sc_db_causal``: the same without look-ahead;
-- ``gl32_frame_ms``, ``gl32_sc_db``: 32 iterations of (fast) Griffin-Lim on the same magnitudes, same
-  transform, same FFT library, offline, in the same thread at the same priority right after the hops are
-  timed: wall time per frame (the better of two runs) and spectral convergence; ``gl32_over_frame`` is
+  out); ``sc_db_causal``: the same without look-ahead; ``sc_db_drawn``: the same output against the
+  frames the engine inverted: for a peak decoder its partials with their own phases and its noise envelope
+  shaping a noise (:mod:`aego.partials`; where close partials beat, a partial glides or a noise has its
+  grain, these differ from the decoder's magnitudes, which no signal has), for a decoder of bins the
+  decoded magnitudes themselves; ``sc_db_rtpghi``: every frame phased by RTPGHI from the decoded
+  magnitudes instead (how the engine played peak decoders before), against them;
+- ``gl32_frame_ms``, ``gl32_sc_db``: 32 iterations of (fast) Griffin-Lim on the same decoded magnitudes,
+  same transform, same FFT library, offline, in the same thread at the same priority right after the
+  hops are timed: wall time per frame (the better of two runs) and spectral convergence;
+  ``gl32_sc_db_drawn``: Griffin-Lim on the frames drawn, against them; ``gl32_over_frame`` is
   ``gl32_frame_ms / frame_ms_p50`` (the issue's ratio), ``gl32_over_frame_mean`` the same against the mean
   hop (both are then averages over the run);
 - ``latency_ms_p50``, ``latency_ms_max``: control-to-sound latency measured by a running engine (null output
@@ -32,14 +39,17 @@ from typing import Any
 import numpy as np
 
 
-def _sc_db(rendering: Any) -> float:
+def _sc_db(rendering: Any, reference: np.ndarray | None = None) -> float:
+    """Spectral convergence (dB) of ``rendering.audio`` re-analysed against ``reference`` (default: the decoded
+    magnitudes, ``rendering.magnitudes``), half a window at each end left out."""
     from aego.transform import spectral_convergence, to_db
 
     tf = rendering.transform
+    reference = rendering.magnitudes if reference is None else reference
     again = tf.stft_magnitudes(rendering.audio)
     edge = tf.n_fft // (2 * tf.hop)
-    n = min(len(again), len(rendering.magnitudes))
-    return to_db(spectral_convergence(rendering.magnitudes[edge : n - edge], again[edge : n - edge]))
+    n = min(len(again), len(reference))
+    return to_db(spectral_convergence(reference[edge : n - edge], again[edge : n - edge]))
 
 
 def _frame_times(space: Any, config: Any, timeline: list, hops: int) -> np.ndarray:
@@ -119,16 +129,20 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     with threadpool_limits(1):
         rendering = render_timeline(space, timeline, seconds, config)
         causal = render_timeline(space, timeline, seconds, replace(config, lookahead=False))
+        guessed = render_timeline(space, timeline, seconds, replace(config, phase="rtpghi"))
         tf = rendering.transform
         hops = int(seconds * tf.sample_rate / tf.hop)
         try:
             times = _frame_times(space, config, timeline, hops) * 1e3
             gl_ms, gl_audio = _griffin_lim_ms(rendering.magnitudes, tf)
+            _, gl_drawn_audio = _griffin_lim_ms(rendering.drawn, tf, runs=1)
         finally:  # back to normal priority: processes started from here (the engine) must not inherit it
             with contextlib.suppress(OSError, AttributeError):
                 os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     gl_rendering = type(rendering)(audio=gl_audio.astype(np.float32), transform=tf,
                                    magnitudes=rendering.magnitudes, latents=rendering.latents)
+    gl_drawn = type(rendering)(audio=gl_drawn_audio.astype(np.float32), transform=tf,
+                               magnitudes=rendering.drawn, latents=rendering.latents)
     running = _live_latency(space, min(seconds, 10.0))
     p50, p99 = np.percentile(times, [50, 99])
     mean = float(times.mean())
@@ -145,8 +159,11 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "hop_ms": round(tf.hop / tf.sample_rate * 1e3, 4),
         "sc_db": round(_sc_db(rendering), 2),
         "sc_db_causal": round(_sc_db(causal), 2),
+        "sc_db_drawn": round(_sc_db(rendering, rendering.drawn), 2),
+        "sc_db_rtpghi": round(_sc_db(guessed), 2),
         "gl32_frame_ms": round(gl_ms, 3),
         "gl32_sc_db": round(_sc_db(gl_rendering), 2),
+        "gl32_sc_db_drawn": round(_sc_db(gl_drawn), 2),
         "gl32_over_frame": round(gl_ms / float(p50), 1),
         "gl32_over_frame_mean": round(gl_ms / mean, 1),
         "latency_ms_p50": running["latency_ms_p50"],

@@ -9,6 +9,7 @@ buffer, so a single-frame call allocates only small temporaries.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -211,6 +212,37 @@ class NumpyPeakDecoder:
             return linear(np.asarray(z, dtype=np.float32).reshape(1, -1))[0]
 
         return decode_frame
+
+    def frame_partials(self) -> Callable[[np.ndarray], PartialFrame]:
+        """A single-frame callable ``(d,) -> PartialFrame`` for the real-time path (fresh arrays on every call)."""
+        parameters, render = self._parameters, self._render
+
+        def decode_partials(z: np.ndarray) -> PartialFrame:
+            freqs, heights, width, env = parameters(np.asarray(z, dtype=np.float32).reshape(1, -1))
+            w = float(width[0, 0])
+            mags = render(freqs[0], heights[0], w, env[0]).astype(np.float32)
+            return PartialFrame(mags, freqs[0], heights[0], w, env[0])
+
+        return decode_partials
+
+
+@dataclass
+class PartialFrame:
+    """One decoded frame of a peak decoder, its partials kept apart (for :class:`aego.partials.Partials`).
+
+    Attributes:
+        mags: ``(bins,)`` float32, the linear magnitudes (what :meth:`NumpyPeakDecoder.frame` returns).
+        freqs, heights: ``(K,)`` float64, the comb's partials (Hz, linear peak heights; ``K = 2·half_peaks + 1``,
+            the same partial at the same index in every frame).
+        width: the peaks' widening (1: the analysis window's own width).
+        envelope: ``(bins,)`` float32, the noise envelope (linear).
+    """
+
+    mags: np.ndarray
+    freqs: np.ndarray
+    heights: np.ndarray
+    width: float
+    envelope: np.ndarray
 
 
 def make_decoder(config: VAEConfig, state: dict[str, np.ndarray],

@@ -55,8 +55,12 @@ class Rendering:
     Attributes:
         audio: ``(samples,)`` float32 in [-1, 1] at ``transform.sample_rate``.
         transform: the synthesis transform (rate, FFT size, synthesis hop, window).
-        magnitudes: ``(frames, bins)`` float32, the magnitudes inverted (decoded, mapped to the synthesis bins,
-            times the output level); frame ``m`` is centred on audio sample ``m * transform.hop``.
+        magnitudes: ``(frames, bins)`` float32, the magnitudes as decoded (mapped to the synthesis bins, times
+            the output level); frame ``m`` is centred on audio sample ``m * transform.hop``.
+        drawn: ``(frames, bins)`` float32, the magnitudes of the frames the engine inverted, the same frames.
+            With RTPGHI they are the decoded magnitudes; a peak decoder's frames are its partials with their
+            own phases (two close partials beat, a gliding one spreads) and its noise envelope shaping a noise
+            (:mod:`aego.partials`). ``None`` if not recorded.
         latents: ``(frames, d)`` float32, the newest voice's glided latent position at each frame.
         events: the events the synthesis reported (refused/clamped targets, decode errors, failed spaces).
     """
@@ -66,6 +70,7 @@ class Rendering:
     magnitudes: np.ndarray
     latents: np.ndarray
     events: list[dict[str, Any]] = field(default_factory=list)
+    drawn: np.ndarray | None = None
 
     def save_frames(self, path: str | Path) -> None:
         """Write CONTRACT §8's frames file: magnitudes, sample_rate, n_fft, hop, window (+ latents)."""
@@ -121,6 +126,7 @@ def render_timeline(
     delay, n_out, n_hops = timeline_length(synth, seconds)
     audio = np.zeros(n_hops * hop, dtype=np.float32)
     mags = np.zeros((n_hops, tf.bins), dtype=np.float32)
+    drawn = np.zeros((n_hops, tf.bins), dtype=np.float32)
     latents = np.zeros((n_hops, space.latent_dim), dtype=np.float32)
     steps: Iterable[tuple[int, np.ndarray]] = hops(synth, timeline, n_hops, load, events)
     if progress:
@@ -134,9 +140,12 @@ def render_timeline(
         for j, out in steps:
             audio[j * hop : (j + 1) * hop] = out
             heard = np.zeros(tf.bins)
+            meant = np.zeros(tf.bins)
             for voice in synth.voices:
                 heard += voice.inverted * np.sin(0.5 * np.pi * voice.level)
-            mags[j] = heard * synth.level
+                meant += voice.decoded * np.sin(0.5 * np.pi * voice.level)
+            drawn[j] = heard * synth.level
+            mags[j] = meant * synth.level
             z = synth.voices[-1].z
             latents[j, : min(len(z), latents.shape[1])] = z[: latents.shape[1]]
     frames = 1 + n_out // hop
@@ -146,6 +155,7 @@ def render_timeline(
         magnitudes=mags[lead : lead + frames].copy(),
         latents=latents[lead : lead + frames].copy(),
         events=events,
+        drawn=drawn[lead : lead + frames].copy(),
     )
 
 

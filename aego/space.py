@@ -32,7 +32,7 @@ import numpy as np
 
 from aego.descriptors import describe
 from aego.errors import SpaceFileError
-from aego.numpy_decoder import NumpyDecoder, make_decoder
+from aego.numpy_decoder import NumpyDecoder, PartialFrame, make_decoder
 from aego.paths import bundled_spaces_dir
 from aego.transform import Transform
 from aego.vae import Normalisation, VAEConfig
@@ -232,6 +232,12 @@ class SoundSpace:
         Call it from one thread at a time; the returned array is fresh on every call.
         """
         return self._decoder.frame()
+
+    def partial_decoder(self) -> Callable[[np.ndarray], PartialFrame] | None:
+        """For a peak decoder, a single-frame decoder ``(d,) -> PartialFrame`` that also gives the partials
+        (frequencies, heights, width) and the noise envelope apart; ``None`` for a decoder of bins."""
+        frame_partials = getattr(self._decoder, "frame_partials", None)
+        return frame_partials() if frame_partials is not None else None
 
     def projection(self, kind: str) -> Projection:
         """The ``"ica"``, ``"pca"`` or ``"none"`` projection of the encoded training set."""

@@ -10,7 +10,9 @@ Per hop (``hop = n_fft / redundancy`` samples at the device rate):
 1. every voice glides its latent position towards its target (one-pole, time constant ``glide_s``);
 2. decodes it to linear magnitudes in the space's transform (the space's NumPy frame decoder);
 3. moves them onto the synthesis transform's bins (:class:`MagnitudeMap`);
-4. gets a phase by RTPGHI (:mod:`aego.pghi`), optionally with one frame of look-ahead;
+4. gets a phase by RTPGHI (:mod:`aego.pghi`), optionally with one frame of look-ahead. A peak decoder
+   needs none: its partials are drawn with their own running phases and its noise envelope shapes a
+   running noise (:mod:`aego.partials`; held back a frame with look-ahead, so the timing is the same);
 5. inverse FFT and overlap-add with the dual window (:class:`aego.istft.OverlapAdd`).
 
 Voices are mixed with equal-power crossfades (a space change starts a new voice and fades the old
@@ -33,6 +35,7 @@ import numpy as np
 from numba import njit
 
 from aego.istft import OverlapAdd, synthesis_transform
+from aego.partials import Partials
 from aego.pghi import RTPGHI
 from aego.transform import Transform
 
@@ -50,6 +53,9 @@ class SynthConfig:
         gain: initial output gain (linear).
         clamp_margin: targets are clamped to the trained range widened by this many range widths.
         tol: RTPGHI's relative magnitude tolerance.
+        phase: ``"partials"``: a peak decoder's partials keep their own phases and its noise envelope shapes
+            a noise (:mod:`aego.partials`); ``"rtpghi"``: every frame phased from its magnitudes by RTPGHI,
+            as for a decoder of bins (for comparison).
     """
 
     sample_rate: int = 48000
@@ -60,6 +66,7 @@ class SynthConfig:
     gain: float = 0.8
     clamp_margin: float = 1.0
     tol: float = 1e-5
+    phase: str = "partials"
 
 
 @njit(cache=True, nogil=True)
@@ -176,6 +183,15 @@ class Voice:
         self.synthesis = synthesis
         self.decode = space.frame_decoder()
         self.map = MagnitudeMap(space.transform, synthesis)
+        # A peak decoder names its partials: they are drawn with their own phases, RTPGHI phases the rest.
+        partial_decoder = getattr(space, "partial_decoder", None)
+        use_partials = partial_decoder is not None and config.phase == "partials"
+        self.decode_partials = partial_decoder() if use_partials else None
+        self.partials: Partials | None = None
+        if self.decode_partials is not None:
+            self.env_map = MagnitudeMap(space.transform, synthesis)
+            self.partials = Partials(synthesis, space.transform, 2 * int(space.config.half_peaks) + 1,
+                                     float(space.config.sigma_bins), delay=1 if config.lookahead else 0)
         self.pghi = RTPGHI(synthesis, lookahead=config.lookahead, tol=config.tol)
         self.ola = OverlapAdd(synthesis)
         d = space.latent_dim
@@ -203,6 +219,8 @@ class Voice:
         self.reported_errors = 0
         self.last_error = ""
         self.inverted: np.ndarray = self.silent  # magnitudes of the frame inverted by the last step
+        self.decoded: np.ndarray = self.silent  # the decoder's magnitudes of that frame (at the synthesis bins)
+        self._decoded: list[np.ndarray] = []
 
     @property
     def latent_dim(self) -> int:
@@ -217,20 +235,41 @@ class Voice:
     def step(self) -> np.ndarray:
         """Glide, decode, phase, overlap-add. Returns ``(hop,)`` float64 (reused buffer)."""
         _glide(self.z, self.target, self.alpha, self.z32)
+        partials = self.partials
+        errors = self.decode_errors
         try:
-            mags = self.decode(self.z32)
-            if mags.shape != self.mags.shape or not self.map.load(mags):
-                raise ValueError("the decoder gave a frame of the wrong shape or with NaN/inf")
-            spectrum = self.pghi.push(self.map.out, self.map.out_log)
+            if partials is not None:
+                frame = self.decode_partials(self.z32)
+                mags = frame.mags
+                if not np.isfinite(frame.freqs).all() or not np.isfinite(frame.heights).all():
+                    raise ValueError("the decoder gave partials with NaN/inf")
+                if mags.shape != self.mags.shape or not self.map.load(mags) or not self.env_map.load(frame.envelope):
+                    raise ValueError("the decoder gave a frame of the wrong shape or with NaN/inf")
+                partials.push(frame.freqs, frame.heights, frame.width, self.env_map.out)
+                spectrum = partials.frame()
+            else:
+                mags = self.decode(self.z32)
+                if mags.shape != self.mags.shape or not self.map.load(mags):
+                    raise ValueError("the decoder gave a frame of the wrong shape or with NaN/inf")
+                spectrum = self.pghi.push(self.map.out, self.map.out_log)
         except Exception as exc:  # a broken model must not stop the sound: one silent frame, counted
             self.decode_errors += 1
             self.last_error = f"{type(exc).__name__}: {exc}"
             self.mags[:] = 0.0
-            spectrum = self.pghi.push(self.silent)
+            if partials is not None:
+                partials.silence()
+                spectrum = partials.frame()
+            else:
+                spectrum = self.pghi.push(self.silent)
         if spectrum is None:  # look-ahead filling: the first hop of a voice is silent
             spectrum = self.silent_spectrum
         if self.keep_inverted:
             self.inverted = np.abs(spectrum)
+            if partials is None:  # RTPGHI keeps the magnitudes it is given
+                self.decoded = self.inverted
+            else:  # the decoder's magnitudes of the frame sounded (held back as the frames are)
+                self._decoded.append(self.map.out.copy() if self.decode_errors == errors else self.silent)
+                self.decoded = self._decoded.pop(0) if len(self._decoded) > partials.delay else self.silent
         return self.ola.push(spectrum)
 
 
