@@ -354,6 +354,9 @@ class ClockOutput:
         self._thread: threading.Thread | None = None
         self._file = None
         self.error: str | None = None
+        # Compiled (or loaded from numba's cache) now, not on the clock's first tick: a first compile there
+        # (a fresh checkout) made the clock late by a few hundred ms, and its catching up emptied the queue.
+        read_audio(np.zeros(4, np.float32), np.zeros(2, np.int64), np.zeros((8, 1), np.float32), True)
         if path is not None:
             import soundfile as sf
 

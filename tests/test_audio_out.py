@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -103,6 +106,23 @@ def untrained_space(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("space") / "untrained.space"
     SoundSpace.untrained(seed=1).save(path)
     return str(path)
+
+
+def test_the_clock_output_has_its_copy_compiled_before_its_first_tick(tmp_path):
+    """On a fresh checkout numba compiles on first use; the clock's first tick must not be that use (it came
+    a few hundred ms late and emptied the queue catching up)."""
+    code = (
+        "from aego.audio_out import ClockOutput, Slots\n"
+        "from aego.ring import Ring, read_audio\n"
+        "assert not read_audio.signatures, 'compiled before the test started'\n"
+        "ring = Ring.local(1024, (), 'float32')\n"
+        "ClockOutput(ring, Slots(), 48000, 256)\n"
+        "print(len(read_audio.signatures))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}  # a cold cache
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip()) >= 1
 
 
 def test_engine_to_a_file_with_controls_spectra_and_bad_input(untrained_space, tmp_path):
