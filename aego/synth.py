@@ -241,7 +241,8 @@ class Voice:
             if partials is not None:
                 frame = self.decode_partials(self.z32)
                 mags = frame.mags
-                if not np.isfinite(frame.freqs).all() or not np.isfinite(frame.heights).all():
+                finite = math.isfinite(frame.width) and np.isfinite(frame.freqs).all()
+                if not finite or not np.isfinite(frame.heights).all():
                     raise ValueError("the decoder gave partials with NaN/inf")
                 if mags.shape != self.mags.shape or not self.map.load(mags) or not self.env_map.load(frame.envelope):
                     raise ValueError("the decoder gave a frame of the wrong shape or with NaN/inf")
