@@ -107,6 +107,19 @@ def _map_bins(src: np.ndarray, index: np.ndarray, frac: np.ndarray, gain: float,
 
 
 @njit(cache=True, nogil=True)
+def _copy_finite(src: np.ndarray, dst: np.ndarray) -> bool:
+    """``dst[:] = src`` if every value is finite (else ``False``, ``dst`` unspecified); shapes must match."""
+    if src.shape[0] != dst.shape[0]:
+        return False
+    for i in range(src.shape[0]):
+        v = src[i]
+        if not math.isfinite(v):
+            return False
+        dst[i] = v
+    return True
+
+
+@njit(cache=True, nogil=True)
 def _glide(z: np.ndarray, target: np.ndarray, alpha: float, z32: np.ndarray) -> None:
     """One-pole step of ``z`` towards ``target`` (in place), and a float32 copy for the decoder."""
     for i in range(z.shape[0]):
@@ -244,7 +257,9 @@ class Voice:
                 finite = math.isfinite(frame.width) and np.isfinite(frame.freqs).all()
                 if not finite or not np.isfinite(frame.heights).all():
                     raise ValueError("the decoder gave partials with NaN/inf")
-                if mags.shape != self.mags.shape or not self.map.load(mags) or not self.env_map.load(frame.envelope):
+                # The frame itself is only shown (and, offline, recorded at the synthesis bins): copied, not mapped.
+                shown = self.map.load(mags) if self.keep_inverted else _copy_finite(mags, self.mags)
+                if mags.shape != self.mags.shape or not shown or not self.env_map.load(frame.envelope):
                     raise ValueError("the decoder gave a frame of the wrong shape or with NaN/inf")
                 partials.push(frame.freqs, frame.heights, frame.width, self.env_map.out)
                 spectrum = partials.frame()
