@@ -129,6 +129,16 @@ NOISE_LEVEL = math.exp(0.5 * 0.5772156649015329)
 noise's magnitudes (Rayleigh-distributed) lies γ/2 below the log of their r.m.s. (γ: Euler's constant)."""
 
 
+def noise_loop(synthesis: Transform, seed: int = 0) -> np.ndarray:
+    """White noise, unit variance, ``NOISE_SECONDS`` long (a whole number of hops), with its first ``n_fft``
+    samples repeated at the end so that a frame read across the loop's end is one slice. ``(n,)`` float64."""
+    hop = synthesis.hop
+    length = max(int(NOISE_SECONDS * synthesis.sample_rate) // hop, 1) * hop
+    noise = np.random.default_rng(seed).standard_normal(length + synthesis.n_fft)
+    noise[length:] = noise[: synthesis.n_fft]
+    return noise
+
+
 class Partials:
     """The complex frames of one voice of a peak decoder, drawn at the synthesis transform.
 
@@ -139,11 +149,13 @@ class Partials:
         sigma_bins: the source window's peak standard deviation, in source bins.
         delay: frames to hold each one back (1 in place of RTPGHI's look-ahead: the timing stays the same).
         seed: the partials' starting phases (drawn uniformly: all at zero would start as a click train) and
-            the noise.
+            where the noise is read from.
+        noise: the white noise loop to shape (:func:`noise_loop` of this transform), shared by the voices of a
+            synth: made once, not at every space change (``None``: made here).
     """
 
     def __init__(self, synthesis: Transform, source: Transform, count: int, sigma_bins: float,
-                 delay: int = 0, seed: int = 0) -> None:
+                 delay: int = 0, seed: int = 0, noise: np.ndarray | None = None) -> None:
         rng = np.random.default_rng(seed)
         source_bin_hz = source.sample_rate / source.n_fft
         self.n_fft = synthesis.n_fft
@@ -158,10 +170,9 @@ class Partials:
         self.phases = rng.uniform(0.0, 2.0 * math.pi, count)
         self.window = synthesis.window()
         self.noise_scale = NOISE_LEVEL / math.sqrt(float(np.sum(self.window**2)))
-        length = max(int(NOISE_SECONDS * synthesis.sample_rate) // self.hop, 1) * self.hop
-        noise = rng.standard_normal(length)
-        self.noise = np.concatenate([noise, noise[: self.n_fft]])  # a frame read across the loop's end is one slice
-        self.noise_at = 0
+        self.noise = noise_loop(synthesis, seed) if noise is None else noise
+        # voices sharing a loop read it from different places, so that their noises do not add up coherently
+        self.noise_at = int(rng.integers(0, (len(self.noise) - self.n_fft) // self.hop)) * self.hop
         self._windowed = np.zeros(self.n_fft)
         self.delay = int(delay)
         if self.delay not in (0, 1):

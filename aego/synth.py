@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit
 
 from aego.istft import OverlapAdd, synthesis_transform
-from aego.partials import Partials
+from aego.partials import Partials, noise_loop
 from aego.pghi import RTPGHI
 from aego.transform import Transform
 
@@ -189,9 +189,12 @@ class Voice:
         synthesis: the synthesis transform (device rate, synthesis hop).
         config: the synth configuration.
         start: initial latent position ``(d,)`` (default: the median of the encoded training points).
+        noise: the synth's white noise loop (:func:`aego.partials.noise_loop`), for a peak decoder's envelope.
+        seed: the voice's partial phases and where it reads the noise.
     """
 
-    def __init__(self, space: Any, synthesis: Transform, config: SynthConfig, start: np.ndarray | None = None):
+    def __init__(self, space: Any, synthesis: Transform, config: SynthConfig, start: np.ndarray | None = None,
+                 noise: np.ndarray | None = None, seed: int = 0):
         self.space = space
         self.synthesis = synthesis
         self.decode = space.frame_decoder()
@@ -204,7 +207,8 @@ class Voice:
         if self.decode_partials is not None:
             self.env_map = MagnitudeMap(space.transform, synthesis)
             self.partials = Partials(synthesis, space.transform, 2 * int(space.config.half_peaks) + 1,
-                                     float(space.config.sigma_bins), delay=1 if config.lookahead else 0)
+                                     float(space.config.sigma_bins), delay=1 if config.lookahead else 0,
+                                     seed=seed, noise=noise)
         self.pghi = RTPGHI(synthesis, lookahead=config.lookahead, tol=config.tol)
         self.ola = OverlapAdd(synthesis)
         d = space.latent_dim
@@ -352,7 +356,9 @@ class Synth:
         self.sample_rate = self.config.sample_rate
         self.report = report or (lambda event: None)
         self.display = display or space.transform
-        self.voices: list[Voice] = [Voice(space, self.transform, self.config)]
+        self._noise = noise_loop(self.transform)  # one for every voice: not made again at each space change
+        self._voices_made = 1
+        self.voices: list[Voice] = [Voice(space, self.transform, self.config, noise=self._noise)]
         self.voices[0].level = 1.0
         self.gain = _Ramp(self.config.gain, self.config.gain)
         self.mute = _Ramp(1.0, 1.0)
@@ -412,12 +418,16 @@ class Synth:
         voice.target[:] = clamped
         return True
 
+    def _next_seed(self) -> int:
+        self._voices_made += 1
+        return self._voices_made
+
     def prepare_voice(self, space: Any) -> Voice:
         """What is costly about a new space, for a thread other than the synthesis thread to do: its decoder,
         magnitude maps and phase state, the median of its points and a first decode (milliseconds to tens of
         milliseconds for a big space: the synthesis thread would starve the audio). Pass the result to
         :meth:`set_space`."""
-        voice = Voice(space, self.transform, self.config)
+        voice = Voice(space, self.transform, self.config, noise=self._noise, seed=self._next_seed())
         voice.decode(voice.z32)
         if space.transform != self.display and space.transform not in self._display_maps:
             self._display_maps[space.transform] = MagnitudeMap(space.transform, self.display)
@@ -435,7 +445,7 @@ class Synth:
         elif space.latent_dim == self.voices[-1].latent_dim:
             start = self.voices[-1].target.copy()
         if voice is None or voice.space is not space or voice.synthesis != self.transform:
-            voice = Voice(space, self.transform, self.config, start)
+            voice = Voice(space, self.transform, self.config, start, noise=self._noise, seed=self._next_seed())
         elif start is not None:
             voice.place(start)
         voice.keep_inverted = self.record
