@@ -465,12 +465,12 @@ class _EngineProcess:
 
     # -- synthesis --------------------------------------------------------------------------------------
 
-    def build_synth(self, space: Any, rate: int, display: Any = None) -> Any:
+    def build_synth(self, space: Any, rate: int, display: Any = None, phase: str = "partials") -> Any:
         from aego.synth import Synth, SynthConfig
 
         cfg = self.config
         sc = SynthConfig(sample_rate=rate, redundancy=cfg.redundancy, lookahead=cfg.lookahead, glide_s=cfg.glide_s,
-                         gain=cfg.gain)
+                         gain=cfg.gain, phase=phase)
         return Synth(space, sc, report=self.event, display=display)
 
     def apply(self, rec: np.void) -> None:
@@ -819,10 +819,13 @@ def engine_main(config_dict: dict[str, Any], shared: _Shared, space_arg: Any) ->
             proc.stats["state"] = FAILED
             return
         proc.sample_rate = rate
-        # Warm up (numba loads its cache or compiles, BLAS and FFT plans) on a throw-away synth.
-        warm = proc.build_synth(space, rate)
-        for _ in range(8):
-            warm.next_hop()
+        # Warm up (numba loads its cache or compiles, BLAS and FFT plans) on throw-away synths, both ways of
+        # phasing: a space of the other kind (a decoder of bins, a peak decoder) may come later in the piece,
+        # and loading those kernels on its first hops took 3-6 ms each on the synthesis thread.
+        for phase in ("partials", "rtpghi"):
+            warm = proc.build_synth(space, rate, phase=phase)
+            for _ in range(8):
+                warm.next_hop()
         proc.synth = proc.build_synth(space, rate)
         proc.synth.fade.value = 0.0
         proc.synth.fade_in(config.fade_in_s)
