@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ def spaces() -> dict[str, str]:
         from aego.space import SoundSpace
 
         folder = Path(tempfile.mkdtemp(prefix="aego-piece-spaces-"))
+        atexit.register(shutil.rmtree, folder, True)  # shared by the whole run, so no tmp_path fixture
         SoundSpace.untrained(seed=0).save(folder / "toys.space")
         shutil.copy(folder / "toys.space", folder / "orchestra.space")
         _SPACES.update(toys=str(folder / "toys.space"), orchestra=str(folder / "orchestra.space"))
