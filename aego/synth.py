@@ -261,9 +261,11 @@ class Voice:
                 finite = math.isfinite(frame.width) and np.isfinite(frame.freqs).all()
                 if not finite or not np.isfinite(frame.heights).all():
                     raise ValueError("the decoder gave partials with NaN/inf")
-                # The frame itself is only shown (and, offline, recorded at the synthesis bins): copied, not mapped.
-                shown = self.map.load(mags) if self.keep_inverted else _copy_finite(mags, self.mags)
-                if mags.shape != self.mags.shape or not shown or not self.env_map.load(frame.envelope):
+                # The shape first: the compiled copies below write as many values as they are given. The frame
+                # itself is only shown (and, offline, recorded at the synthesis bins): copied, not mapped.
+                if (mags.shape != self.mags.shape
+                        or not (self.map.load(mags) if self.keep_inverted else _copy_finite(mags, self.mags))
+                        or not self.env_map.load(frame.envelope)):
                     raise ValueError("the decoder gave a frame of the wrong shape or with NaN/inf")
                 partials.push(frame.freqs, frame.heights, frame.width, self.env_map.out)
                 spectrum = partials.frame()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -114,11 +116,13 @@ def test_a_peak_space_is_played_from_its_partials_and_rtpghi_remains_for_compari
 
 
 class _Failing:
-    """A bundled space whose partial decoder fails on demand."""
+    """A bundled space whose partial decoder fails on demand: raises, or (``wrong_shape``) gives magnitudes
+    one bin too long."""
 
     def __init__(self) -> None:
         self.space = SoundSpace.load("synthetic")
         self.fail = False
+        self.wrong_shape = False
 
     def __getattr__(self, name: str):
         return getattr(self.space, name)
@@ -129,7 +133,10 @@ class _Failing:
         def partials(z):
             if self.fail:
                 raise RuntimeError("decoder failure (test)")
-            return decode(z)
+            frame = decode(z)
+            if self.wrong_shape:
+                frame = dataclasses.replace(frame, mags=np.append(frame.mags, np.float32(1.0)))
+            return frame
 
         return partials
 
@@ -147,6 +154,26 @@ def test_a_failing_partial_decoder_gives_silence_and_an_event_then_recovers():
     assert np.abs(out).max() == 0.0
     assert synth.stats.decode_errors > 0 and any(e["what"] == "decode failed" for e in events)
     space.fail = False
+    for _ in range(200):
+        out = synth.next_hop()
+    assert np.abs(out).max() > 0
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_a_partial_frame_of_the_wrong_shape_is_a_decode_error_and_the_sound_goes_on(record: bool):
+    events: list[dict] = []
+    space = _Failing()
+    synth = Synth(space, SynthConfig(), report=events.append)
+    synth.record = record
+    synth.voices[0].keep_inverted = record  # as set_space does for the voices it makes
+    for _ in range(50):
+        synth.next_hop()
+    space.wrong_shape = True
+    for _ in range(20):
+        synth.next_hop()
+    assert synth.stats.decode_errors == 20
+    assert any(e["what"] == "decode failed" and "wrong shape" in e["detail"] for e in events)
+    space.wrong_shape = False
     for _ in range(200):
         out = synth.next_hop()
     assert np.abs(out).max() > 0
