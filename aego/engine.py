@@ -465,13 +465,17 @@ class _EngineProcess:
 
     # -- synthesis --------------------------------------------------------------------------------------
 
-    def build_synth(self, space: Any, rate: int, display: Any = None, phase: str = "partials") -> Any:
-        from aego.synth import Synth, SynthConfig
+    def synth_config(self, rate: int) -> Any:
+        from aego.synth import SynthConfig
 
         cfg = self.config
-        sc = SynthConfig(sample_rate=rate, redundancy=cfg.redundancy, lookahead=cfg.lookahead, glide_s=cfg.glide_s,
-                         gain=cfg.gain, phase=phase)
-        return Synth(space, sc, report=self.event, display=display)
+        return SynthConfig(sample_rate=rate, redundancy=cfg.redundancy, lookahead=cfg.lookahead,
+                           glide_s=cfg.glide_s, gain=cfg.gain)
+
+    def build_synth(self, space: Any, rate: int, display: Any = None) -> Any:
+        from aego.synth import Synth
+
+        return Synth(space, self.synth_config(rate), report=self.event, display=display)
 
     def apply(self, rec: np.void) -> None:
         kind = int(rec["kind"])
@@ -805,6 +809,7 @@ def engine_main(config_dict: dict[str, Any], shared: _Shared, space_arg: Any) ->
     proc.stats["state"] = STARTING
     try:
         from aego.space import SoundSpace
+        from aego.synth import warm_up
 
         try:
             space = space_arg if hasattr(space_arg, "frame_decoder") else SoundSpace.load(space_arg)
@@ -819,13 +824,9 @@ def engine_main(config_dict: dict[str, Any], shared: _Shared, space_arg: Any) ->
             proc.stats["state"] = FAILED
             return
         proc.sample_rate = rate
-        # Warm up (numba loads its cache or compiles, BLAS and FFT plans) on throw-away synths, both ways of
-        # phasing: a space of the other kind (a decoder of bins, a peak decoder) may come later in the piece,
-        # and loading those kernels on its first hops took 3-6 ms each on the synthesis thread.
-        for phase in ("partials", "rtpghi"):
-            warm = proc.build_synth(space, rate, phase=phase)
-            for _ in range(8):
-                warm.next_hop()
+        # Numba loads its cache or compiles, BLAS and FFT plans are made: for both kinds of space, as a space of
+        # the other kind may come later in the piece.
+        warm_up(space, proc.synth_config(rate))
         proc.synth = proc.build_synth(space, rate)
         proc.synth.fade.value = 0.0
         proc.synth.fade_in(config.fade_in_s)

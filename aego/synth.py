@@ -336,6 +336,33 @@ class SynthStats:
     frame_s: list[float] = field(default_factory=list)
 
 
+def warm_up(space: Any, config: SynthConfig) -> None:
+    """Load (or compile) every kernel of the live path and make the FFT plans before the first hop.
+
+    Plays a few hops of throw-away synths of ``space`` both ways of phasing, and draws a few frames of
+    partials at its synthesis transform even when ``space`` has a decoder of bins: a peak space may come
+    later in the piece, and loading a kernel on the synthesis thread took 3-6 ms a hop. Numba compiles per
+    type, not per size, so a later space with another transform needs nothing more.
+    """
+    from dataclasses import replace
+
+    for phase in ("partials", "rtpghi"):
+        synth = Synth(space, replace(config, phase=phase))
+        for _ in range(8):
+            synth.next_hop()
+    transform = synthesis_transform(space.transform, config.sample_rate, config.redundancy)
+    # what only the other kind of space, or a decoder error, would call
+    _copy_finite(np.zeros(4, np.float32), np.zeros(4, np.float32))
+    RTPGHI(transform, lookahead=config.lookahead, tol=config.tol).push(np.zeros(transform.bins))
+    rng = np.random.default_rng(0)
+    for delay in (0, 1):
+        partials = Partials(transform, transform, count=5, sigma_bins=2.0, delay=delay)
+        for _ in range(4):
+            freqs = rng.uniform(100.0, 2000.0, 5)
+            partials.push(freqs, rng.uniform(0.0, 0.1, 5), 1.0, np.full(transform.bins, 1e-4))
+            partials.frame()
+
+
 class Synth:
     """The synthesis path for one output stream.
 

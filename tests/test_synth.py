@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -171,3 +176,33 @@ def test_steps_glide_without_clicks():
     synth.set_target([0.5, 0.0])
     moving = np.abs(np.diff(_run(synth, 0.2))).max()
     assert moving < 3 * steady
+
+
+@pytest.mark.parametrize("space_kind", ["bins", "peaks"])
+def test_the_warm_up_loads_the_kernels_of_both_kinds_of_space(space_kind: str, tmp_path: Path) -> None:
+    """A peak space may follow a space of bins in a piece (and the other way round), and a decoder may fail:
+    every compiled kernel of the synthesis path must be ready before the first hop, whichever kind of space
+    comes first (loading one on the synthesis thread took 3-6 ms a hop from the cache, 80 ms compiling).
+    Run with a cold numba cache, so that nothing is compiled before the warm-up."""
+    code = (
+        "import importlib, sys\n"
+        "from numba.core.registry import CPUDispatcher\n"
+        "kernels = []\n"
+        "for name in ('aego.synth', 'aego.partials', 'aego.pghi', 'aego.istft'):\n"
+        "    module = importlib.import_module(name)\n"
+        "    kernels += [k for k in vars(module).values() if isinstance(k, CPUDispatcher)\n"
+        "                and k.__module__ == name and k.targetoptions.get('inline') != 'always']\n"
+        "assert len(kernels) >= 8, [k.__name__ for k in kernels]\n"
+        "assert not any(k.signatures for k in kernels), 'compiled before the test started'\n"
+        "from aego.space import SoundSpace\n"
+        "from aego.synth import SynthConfig, warm_up\n"
+        "from tests.synth_support import PeakSpace\n"
+        f"space = PeakSpace() if {space_kind!r} == 'bins' else SoundSpace.load('synthetic')\n"
+        "warm_up(space, SynthConfig(sample_rate=48000))\n"
+        "print(' '.join(k.__name__ for k in kernels if not k.signatures))\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}  # a cold cache
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"not loaded by the warm-up: {out.stdout.strip()}"
