@@ -61,6 +61,10 @@ class TrainConfig:
         arch: overrides of :class:`aego.vae.VAEConfig` fields (``bins`` and ``latent_dim`` are set here).
         balance_folders: draw the frames of each DATA folder equally often, whatever its size (so 3 500
             additive tones weigh as much as 21 250 FM tones).
+        eq_db: each training sound is heard through a random smooth equaliser (:func:`random_eq`) whose
+            gain has this standard deviation, dB (0: off). Another sample set of the same instruments has
+            other spectral envelopes; this teaches the space that envelopes vary. Validation sounds are not
+            touched.
     """
 
     dims: int = 8
@@ -81,6 +85,7 @@ class TrainConfig:
     threads: int = 1
     arch: dict[str, Any] = field(default_factory=dict)
     balance_folders: bool = True
+    eq_db: float = 0.0
 
     @property
     def beta_value(self) -> float:
@@ -191,6 +196,28 @@ def workdir_for(output: str | os.PathLike) -> Path:
     return Path(str(output) + ".train")
 
 
+EQ_POINTS_HZ = (60.0, 150.0, 400.0, 1000.0, 2500.0, 6000.0, 11025.0)
+"""Where :func:`random_eq` draws its gains (the curve is linear in dB against log frequency between them)."""
+
+
+def random_eq(frequencies: np.ndarray, db: float, rng: np.random.Generator) -> np.ndarray:
+    """A random smooth equaliser: gains drawn ``N(0, db)`` dB at :data:`EQ_POINTS_HZ`, joined linearly in dB
+    against log frequency (flat beyond the ends).
+
+    Args:
+        frequencies: ``(bins,)`` Hz.
+        db: the gains' standard deviation, dB.
+        rng: where the gains come from.
+
+    Returns:
+        ``(bins,)`` float32 linear gains.
+    """
+    points = np.log(np.asarray(EQ_POINTS_HZ))
+    gains_db = rng.normal(0.0, db, len(points))
+    curve = np.interp(np.log(np.maximum(frequencies, EQ_POINTS_HZ[0])), points, gains_db)
+    return (10.0 ** (curve / 20.0)).astype(np.float32)
+
+
 def train(
     data: Sequence[str | os.PathLike],
     output: str | os.PathLike,
@@ -243,6 +270,10 @@ def train(
     train_sounds, val_sounds = split_by_sound(len(frames.names), config.val_fraction, config.seed)
     is_train = np.isin(frames.sound, train_sounds)
     train_mags, val_mags = frames.mags[is_train], frames.mags[~is_train]
+    if config.eq_db > 0:  # one equaliser per sound: its frames share their envelope, as a sample's do
+        rng = np.random.default_rng(config.seed + 7)
+        eqs = np.stack([random_eq(transform.frequencies(), config.eq_db, rng) for _ in frames.names])
+        train_mags = train_mags * eqs[frames.sound[is_train]]
     log(f"{len(frames.names)} sounds ({len(train_sounds)} training, {len(val_sounds)} validation), "
         f"{len(train_mags)} + {len(val_mags)} frames")
 

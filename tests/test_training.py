@@ -15,11 +15,13 @@ from aego.errors import UsageError
 from aego.space import SoundSpace
 from aego.toy_sounds import AdditiveParams, additive
 from aego.training import (
+    EQ_POINTS_HZ,
     TrainConfig,
     folder_weights,
     frame_magnitudes,
     load_frames,
     pick_frames,
+    random_eq,
     split_by_sound,
     train,
     workdir_for,
@@ -148,3 +150,33 @@ def test_every_folder_weighs_the_same_whatever_its_size(tmp_path: Path) -> None:
     w = folder_weights(folder_of)
     assert w[folder_of == str(tmp_path / "few")].sum() == pytest.approx(w[folder_of == str(tmp_path / "many")].sum())
     assert (folder_of == str(tmp_path / "few")).sum() == 6 and (folder_of == str(tmp_path / "many")).sum() == 18
+
+
+def test_the_random_equaliser_is_smooth_with_the_spread_asked_for() -> None:
+    freqs = Transform().frequencies()
+    assert np.array_equal(random_eq(freqs, 0.0, np.random.default_rng(0)), np.ones(len(freqs), np.float32))
+    rng = np.random.default_rng(1)
+    curves = np.stack([20 * np.log10(random_eq(freqs, 6.0, rng)) for _ in range(2000)])
+    at = [int(np.argmin(np.abs(freqs - f))) for f in EQ_POINTS_HZ[1:-1]]
+    assert np.all(np.abs(curves[:, at].std(axis=0) - 6.0) < 0.6)
+    low = freqs <= EQ_POINTS_HZ[0]
+    assert low.sum() > 1 and np.all(curves[:, low] == curves[:, :1])  # flat below the first point
+    # between two control points the gain moves along a straight line in log frequency: no ripple
+    assert np.abs(np.diff(curves, axis=1)).max() < 6.0 * 6
+
+
+def test_training_through_an_equaliser_keeps_it_in_the_provenance(sounds: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eq.space"
+    plain = train([sounds], tmp_path / "plain.space", _config(previews=0), progress=False, log=lambda _l: None)
+    space = train([sounds], out, _config(previews=0, eq_db=6.0), progress=False, log=lambda _l: None)
+    assert space.info["training"]["eq_db"] == 6.0
+    # the training frames (and so the normalisation) went through the equalisers, the validation ones did not
+    assert not np.allclose(space.norm.mean, plain.norm.mean)
+    assert SoundSpace.load(out).info["training"]["eq_db"] == 6.0
+
+
+@pytest.mark.parametrize("value", ["-1", "30", "nan"])
+def test_cli_refuses_an_equaliser_out_of_range(value: str, tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "aego", "train", str(tmp_path), "-o", str(tmp_path / "x.space"),
+                             "--eq-db", value], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--eq-db" in result.stderr

@@ -29,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=a.positive_float, default=None, help="initial learning rate")
     parser.add_argument("--sc-weight", type=float, default=None, metavar="W",
                         help="weight of the spectral-convergence term against the log-spectrum error (default 100)")
+    parser.add_argument("--eq-db", type=float, default=None, metavar="DB",
+                        help="hear each training sound through a random smooth equaliser, gains of this "
+                             "standard deviation in dB (default 0: off); helps with other recordings of the "
+                             "same instruments")
     parser.add_argument("--max-minutes", type=a.positive_float, default=None, metavar="M",
                         help="stop when M minutes have passed (reading the sounds included)")
     parser.add_argument("--decoder", choices=("peaks", "mlp"), default="peaks",
@@ -50,13 +54,17 @@ def run(args: argparse.Namespace) -> int:
         from aego.errors import UsageError
 
         raise UsageError("--sc-weight must be a number from 0 to 1e6")
+    if args.eq_db is not None and not 0 <= args.eq_db <= 24:
+        from aego.errors import UsageError
+
+        raise UsageError("--eq-db must be a number of dB from 0 to 24")
     if args.frames_per_sound < 0:
         from aego.errors import UsageError
 
         raise UsageError("--frames-per-sound must be 0 (all frames) or a positive number")
     overrides = {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "max_minutes": args.max_minutes,
-        "sc_weight": args.sc_weight,
+        "sc_weight": args.sc_weight, "eq_db": args.eq_db,
     }
     arch: dict[str, object] = {"decoder": args.decoder}
     if args.decoder == "peaks":
