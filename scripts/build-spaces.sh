@@ -46,7 +46,7 @@ fi
 SYNTHETIC_ARGS=(--dims 8 --decoder peaks --half-peaks 64 --env-points 64 --regularization kl --beta 0.1 --seed 0
                 --frames-per-sound 3 --epochs 60 --max-minutes 12.5)
 ORCHESTRAL_ARGS=(--dims 8 --decoder peaks --half-peaks 48 --env-points 128 --regularization kl --beta 0.1 --seed 0
-                 --frames-per-sound 32 --epochs 60 --max-minutes 12.5)
+                 --frames-per-sound 32 --epochs 60 --max-minutes 12.5 --eq-db 6)
 
 train() {  # train NAME ARGS... DATA... -- measures the wall time
     local name=$1; shift
