@@ -472,10 +472,10 @@ class _EngineProcess:
         return SynthConfig(sample_rate=rate, redundancy=cfg.redundancy, lookahead=cfg.lookahead,
                            glide_s=cfg.glide_s, gain=cfg.gain)
 
-    def build_synth(self, space: Any, rate: int, display: Any = None) -> Any:
+    def build_synth(self, space: Any, rate: int) -> Any:
         from aego.synth import Synth
 
-        return Synth(space, self.synth_config(rate), report=self.event, display=display)
+        return Synth(space, self.synth_config(rate), report=self.event)
 
     def apply(self, rec: np.void) -> None:
         kind = int(rec["kind"])

@@ -350,7 +350,7 @@ def warm_up(space: Any, config: SynthConfig) -> None:
         synth = Synth(space, replace(config, phase=phase))
         for _ in range(8):
             synth.next_hop()
-    transform = synthesis_transform(space.transform, config.sample_rate, config.redundancy)
+    transform = synth.transform
     # what only the other kind of space, or a decoder error, would call
     _copy_finite(np.zeros(4, np.float32), np.zeros(4, np.float32))
     RTPGHI(transform, lookahead=config.lookahead, tol=config.tol).push(np.zeros(transform.bins))
