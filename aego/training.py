@@ -272,7 +272,8 @@ def train(
     train_mags, val_mags = frames.mags[is_train], frames.mags[~is_train]
     if config.eq_db > 0:  # one equaliser per sound: its frames share their envelope, as a sample's do
         rng = np.random.default_rng(config.seed + 7)
-        eqs = np.stack([random_eq(transform.frequencies(), config.eq_db, rng) for _ in frames.names])
+        freqs = transform.frequencies()
+        eqs = np.stack([random_eq(freqs, config.eq_db, rng) for _ in frames.names])
         train_mags = train_mags * eqs[frames.sound[is_train]]
     log(f"{len(frames.names)} sounds ({len(train_sounds)} training, {len(val_sounds)} validation), "
         f"{len(train_mags)} + {len(val_mags)} frames")
